@@ -1,0 +1,10 @@
+# Benchmarks: built with the tree, never registered with ctest (they
+# measure, they do not pass or fail). See bench/README.md.
+find_package(Threads REQUIRED)
+
+# p11_sign_loop: raw PKCS#11 signing rate, the baseline for the agent. It
+# dlopens the module itself, so it needs p11-kit's pkcs11.h but not its
+# library.
+add_executable(p11_sign_loop ${CMAKE_CURRENT_LIST_DIR}/p11_sign_loop.c)
+target_include_directories(p11_sign_loop PRIVATE ${P11KIT_INCLUDE_DIRS})
+target_link_libraries(p11_sign_loop PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
