@@ -22,7 +22,7 @@ for arg in "$@"; do
 	--no-deps) deps=0 ;;
 	--quick) quick=1 ;;
 	-h|--help)
-		sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+		awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 		exit 0 ;;
 	*) echo "test.sh: unknown argument $arg" >&2; exit 2 ;;
 	esac
