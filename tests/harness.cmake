@@ -13,3 +13,15 @@ set_tests_properties(harness_token PROPERTIES
   ENVIRONMENT "SIGNET_BUILD_DIR=${CMAKE_BINARY_DIR}"
   LABELS "integration"
   TIMEOUT 120)
+
+# The README's first command, end to end against this build: demo token,
+# signetd, signet tokens/certs/login/sign/verify, openssl cms -verify, and a
+# clean SIGTERM stop. Registered once both programs are part of the build.
+if(TARGET signetd AND TARGET signet)
+  add_test(NAME demo_script
+    COMMAND bash ${CMAKE_SOURCE_DIR}/scripts/demo.sh --no-deps --no-build
+      --build-dir ${CMAKE_BINARY_DIR} --stop-after)
+  set_tests_properties(demo_script PROPERTIES
+    LABELS "integration"
+    TIMEOUT 180)
+endif()
