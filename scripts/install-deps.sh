@@ -21,16 +21,6 @@ packages=(
 
 export DEBIAN_FRONTEND=noninteractive
 
-if [ "$(id -u)" -eq 0 ]; then
-	sudo=()
-elif command -v sudo >/dev/null 2>&1; then
-	sudo=(sudo --preserve-env=DEBIAN_FRONTEND)
-else
-	echo "install-deps: not root and no sudo; install these by hand:" >&2
-	echo "  ${packages[*]}" >&2
-	exit 1
-fi
-
 # Skip apt entirely when everything is already there: keeps repeated runs
 # (and CI on a prepared machine) fast and offline-safe.
 missing=()
@@ -41,6 +31,16 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "install-deps: all ${#packages[@]} packages already installed"
 	exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+	sudo=(sudo --preserve-env=DEBIAN_FRONTEND)
+else
+	echo "install-deps: not root and no sudo; install these by hand:" >&2
+	echo "  ${missing[*]}" >&2
+	exit 1
 fi
 
 echo "install-deps: installing ${missing[*]}"
