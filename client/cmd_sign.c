@@ -1,0 +1,296 @@
+/*
+ * signet sign: one sign request per file, the file passed by descriptor
+ * (the agent never opens our paths). A signature file appears complete or
+ * not at all: it is written to a temporary file beside it, synced, and
+ * renamed over the destination only after the agent's reply was good.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/cmd.h"
+
+#define SIGN_USAGE "signet sign --cert SEL [--digest sha256|sha384|sha512] " \
+	"[--pem] [-o OUT] FILE..."
+
+/* The temporary file being written, for the signal handler to remove:
+ * an interrupted batch leaves no litter. */
+static char sign_tmp[PATH_MAX];
+static volatile sig_atomic_t sign_tmp_live;
+
+static void
+sign_on_signal(int sig)
+{
+	if (sign_tmp_live)
+		(void)unlink(sign_tmp);
+	(void)signal(sig, SIG_DFL);
+	(void)raise(sig);
+}
+
+static void
+sign_catch_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sign_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+}
+
+static int
+write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len > 0) {
+		ssize_t n = write(fd, c, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Atomically replaces dest with data. 0, or -1 with errno set. */
+static int
+write_atomic(const char *dest, const void *data, size_t len, mode_t mask)
+{
+	const char *slash = strrchr(dest, '/');
+	char dir[PATH_MAX];
+	int fd = -1, dfd, e;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dest)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - dest) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	} else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - dest), dest);
+	if ((size_t)snprintf(sign_tmp, sizeof(sign_tmp), "%s/.%s.XXXXXX", dir,
+	    slash ? slash + 1 : dest) >= sizeof(sign_tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(sign_tmp, O_CLOEXEC)) < 0)
+		return -1;
+	sign_tmp_live = 1;
+	/* mkstemp makes 0600; a signature is public, like any file the
+	 * user would create here. */
+	if (fchmod(fd, 0644 & ~mask) != 0 || write_all(fd, data, len) != 0 ||
+	    fsync(fd) != 0)
+		goto fail;
+	e = close(fd);
+	fd = -1;
+	if (e != 0 || rename(sign_tmp, dest) != 0)
+		goto fail;
+	sign_tmp_live = 0;
+	/* The rename itself must survive a crash too. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		(void)close(dfd);
+	}
+	return 0;
+ fail:
+	e = errno;
+	if (fd >= 0)
+		(void)close(fd);
+	(void)unlink(sign_tmp);
+	sign_tmp_live = 0;
+	errno = e;
+	return -1;
+}
+
+struct sign_opts {
+	const char *cert, *digest, *out;
+	bool pem;
+	mode_t mask;
+};
+
+static int
+sign_one(struct signet_conn *conn, const struct sign_opts *o,
+    const char *file)
+{
+	struct signet_error err = { 0 };
+	json_t *params = NULL, *res = NULL;
+	uint8_t *der = NULL;
+	const char *fmt = o->pem ? "pem" : "der", *sig;
+	char *dest = NULL;
+	const void *out;
+	size_t out_len;
+	struct stat st;
+	int fd, r, c;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", file,
+		    strerror(errno));
+		return SIGNET_EXIT_INTERNAL;
+	}
+	if (fstat(fd, &st) != 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", file,
+		    strerror(errno));
+		r = SIGNET_EXIT_INTERNAL;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
+		    "%s: is a directory", file);
+		r = SIGNET_EXIT_INTERNAL;
+		goto out;
+	}
+	if ((params = json_pack("{s:s, s:i, s:s, s:s}", "cert", o->cert,
+	    "fd", 0, "digest", o->digest, "format", fmt)) == NULL) {
+		r = cmd_usage_error("sign", SIGN_USAGE,
+		    "certificate selector is not valid UTF-8");
+		goto out;
+	}
+	if ((c = signet_call(conn, SIGNET_M_SIGN, params, &fd, 1, &res,
+	    &err)) != 0) {
+		r = cmd_fail("sign", file, c, &err);
+		goto out;
+	}
+	if ((sig = json_string_value(json_object_get(res, "signature"))) ==
+	    NULL || strcmp(jstr(res, "format"), fmt) != 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY, "%s: reply has no "
+		    "%s signature", file, fmt);
+		r = SIGNET_EXIT_INTERNAL;
+		goto out;
+	}
+	if (o->pem) {
+		out = sig;
+		out_len = json_string_length(json_object_get(res, "signature"));
+	} else {
+		if (signet_b64_decode(sig, strlen(sig), &der, &out_len) != 0) {
+			cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY,
+			    "%s: signature is not valid base64", file);
+			r = SIGNET_EXIT_INTERNAL;
+			goto out;
+		}
+		out = der;
+	}
+	if (out_len == 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY,
+		    "%s: empty signature", file);
+		r = SIGNET_EXIT_INTERNAL;
+		goto out;
+	}
+	if (o->out != NULL && strcmp(o->out, "-") == 0) {
+		if (write_all(STDOUT_FILENO, out, out_len) != 0) {
+			cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
+			    "standard output: %s", strerror(errno));
+			r = SIGNET_EXIT_INTERNAL;
+			goto out;
+		}
+		r = SIGNET_EXIT_OK;
+		goto out;
+	}
+	if (o->out != NULL)
+		dest = strdup(o->out);
+	else if (asprintf(&dest, "%s.sig", file) < 0)
+		dest = NULL;
+	if (dest == NULL) {
+		cmd_error("sign", SIGNET_CLIENT_R_NOMEM, "out of memory");
+		r = SIGNET_EXIT_INTERNAL;
+		goto out;
+	}
+	if (write_atomic(dest, out, out_len, o->mask) != 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", dest,
+		    strerror(errno));
+		r = SIGNET_EXIT_INTERNAL;
+		goto out;
+	}
+	printf("signed ");
+	cmd_put_text(stdout, file);
+	printf(" -> ");
+	cmd_put_text(stdout, dest);
+	printf("\n");
+	r = SIGNET_EXIT_OK;
+ out:
+	(void)close(fd);
+	signet_error_clear(&err);
+	free(dest);
+	free(der);
+	json_decref(res);
+	json_decref(params);
+	return r;
+}
+
+int
+sign_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "cert", required_argument, NULL, 'c' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "pem", no_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sign_opts o = { .digest = "sha256" };
+	struct signet_conn *conn = NULL;
+	int c, i, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.cert = optarg;
+			break;
+		case 'd':
+			o.digest = optarg;
+			break;
+		case 'p':
+			o.pem = true;
+			break;
+		case 'o':
+			o.out = optarg;
+			break;
+		case 'h':
+			printf("usage: %s\n", SIGN_USAGE);
+			return SIGNET_EXIT_OK;
+		default:
+			return cmd_usage_error("sign", SIGN_USAGE,
+			    "bad option '%s'", argv[optind - 1]);
+		}
+	}
+	if (o.cert == NULL)
+		return cmd_usage_error("sign", SIGN_USAGE, "--cert is required");
+	if (strcmp(o.digest, "sha256") != 0 && strcmp(o.digest, "sha384") != 0 &&
+	    strcmp(o.digest, "sha512") != 0)
+		return cmd_usage_error("sign", SIGN_USAGE,
+		    "unsupported digest '%s'", o.digest);
+	if (optind == argc)
+		return cmd_usage_error("sign", SIGN_USAGE, "no file to sign");
+	if (o.out != NULL && argc - optind > 1)
+		return cmd_usage_error("sign", SIGN_USAGE,
+		    "-o works with a single file only");
+	if (o.out != NULL && o.out[0] == '\0')
+		return cmd_usage_error("sign", SIGN_USAGE, "-o needs a path");
+	o.mask = umask(0);
+	umask(o.mask);
+	sign_catch_signals();
+	if ((r = cmd_connect("sign", &conn)) != 0)
+		goto out;
+	for (i = optind; i < argc; i++)
+		if ((r = sign_one(conn, &o, argv[i])) != 0)
+			break;
+ out:
+	signet_close(conn);
+	return r;
+}

@@ -1,0 +1,312 @@
+/*
+ * One request line out (with its descriptors), one reply line in, and the
+ * reply checked against JSON-RPC 2.0 and the request's id.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client/conn.h"
+
+int
+conn_fail(struct signet_error *err, int status, int code, const char *reason,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return status;
+	signet_error_clear(err);
+	err->code = code;
+	snprintf(err->reason, sizeof(err->reason), "%s", reason);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/*
+ * Writes all of line; the descriptors ride on the first sendmsg, which
+ * carries at least the line's first byte (the kernel never splits the
+ * ancillary data from it). Returns 0 or an errno value.
+ */
+static int
+send_line(int fd, const char *line, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * SIGNET_CLIENT_MAX_FDS)];
+	} cbuf;
+	size_t off = 0;
+
+	while (off < len) {
+		struct msghdr msg;
+		struct iovec iov;
+		ssize_t n;
+
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = (void *)(line + off);
+		iov.iov_len = len - off;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (off == 0 && nfds > 0) {
+			struct cmsghdr *cm;
+
+			memset(&cbuf, 0, sizeof(cbuf));
+			msg.msg_control = cbuf.buf;
+			msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+		}
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* Someone made the socket non-blocking. */
+				struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
+			return errno;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Closes descriptors a (misbehaving) agent passed us. */
+static void
+close_passed_fds(struct msghdr *msg)
+{
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t i, n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			int pfd;
+
+			memcpy(&pfd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			(void)close(pfd);
+		}
+	}
+}
+
+/*
+ * Reads until a '\n'. On success *line points at the NUL-terminated line
+ * (without '\n') inside conn->rbuf, valid until the next call.
+ */
+static int
+recv_line(struct signet_conn *conn, char **line, size_t *len,
+    struct signet_error *err)
+{
+	size_t scanned;
+	char *nl = NULL;
+
+	/* Drop the line handed out last time. */
+	if (conn->roff > 0) {
+		memmove(conn->rbuf, conn->rbuf + conn->roff,
+		    conn->rlen - conn->roff);
+		conn->rlen -= conn->roff;
+		conn->roff = 0;
+	}
+	scanned = 0;
+	for (;;) {
+		union {
+			struct cmsghdr hdr;
+			char buf[CMSG_SPACE(sizeof(int) * 8)];
+		} cbuf;
+		struct msghdr msg;
+		struct iovec iov;
+		ssize_t n;
+
+		if (conn->rlen > scanned && (nl = memchr(conn->rbuf + scanned,
+		    '\n', conn->rlen - scanned)) != NULL)
+			break;
+		scanned = conn->rlen;
+		if (conn->rlen >= SIGNET_CLIENT_MAX_REPLY)
+			return conn_fail(err, SIGNET_CLIENT_E_PROTOCOL, 0,
+			    SIGNET_CLIENT_R_REPLY_TOO_LONG,
+			    "reply longer than %u bytes",
+			    SIGNET_CLIENT_MAX_REPLY);
+		if (conn->rcap - conn->rlen < 4096 &&
+		    conn->rcap < SIGNET_CLIENT_MAX_REPLY) {
+			size_t ncap = conn->rcap ? conn->rcap * 2 : 16384;
+			char *p;
+
+			if (ncap > SIGNET_CLIENT_MAX_REPLY)
+				ncap = SIGNET_CLIENT_MAX_REPLY;
+			if ((p = realloc(conn->rbuf, ncap + 1)) == NULL)
+				return conn_fail(err, SIGNET_CLIENT_E_LOCAL, 0,
+				    SIGNET_CLIENT_R_NOMEM, "out of memory");
+			conn->rbuf = p;
+			conn->rcap = ncap;
+		}
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = conn->rbuf + conn->rlen;
+		iov.iov_len = conn->rcap - conn->rlen;
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf.buf;
+		msg.msg_controllen = sizeof(cbuf.buf);
+		n = recvmsg(conn->fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
+				(void)poll(&pfd, 1, -1);
+				continue;
+			}
+			return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
+			    SIGNET_CLIENT_R_IO_ERROR, "receiving from %s: %s",
+			    conn->path, strerror(errno));
+		}
+		close_passed_fds(&msg);
+		if (n == 0)
+			return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
+			    SIGNET_CLIENT_R_CLOSED,
+			    "agent closed the connection without a reply");
+		conn->rlen += (size_t)n;
+	}
+	*nl = '\0';
+	*line = conn->rbuf + conn->roff;
+	*len = (size_t)(nl - *line);
+	conn->roff = (size_t)(nl - conn->rbuf) + 1;
+	return SIGNET_CLIENT_OK;
+}
+
+static int
+bad_reply(struct signet_error *err, const char *what)
+{
+	return conn_fail(err, SIGNET_CLIENT_E_PROTOCOL, 0,
+	    SIGNET_CLIENT_R_BAD_REPLY, "malformed reply from agent: %s", what);
+}
+
+/* The error member of a reply into err; always SIGNET_CLIENT_E_RPC on a
+ * well-formed error object. */
+static int
+parse_error_obj(json_t *e, struct signet_error *err)
+{
+	json_t *code = json_object_get(e, "code");
+	json_t *msg = json_object_get(e, "message");
+	json_t *data = json_object_get(e, "data");
+	json_t *reason;
+	json_int_t c;
+
+	if (!json_is_object(e) || !json_is_integer(code) ||
+	    !json_is_string(msg) || (data != NULL && !json_is_object(data) &&
+	    !json_is_null(data)))
+		return bad_reply(err, "error object");
+	c = json_integer_value(code);
+	if (c < -2147483647 || c > 2147483647)
+		return bad_reply(err, "error code out of range");
+	reason = json_object_get(data, "reason");
+	conn_fail(err, SIGNET_CLIENT_E_RPC, (int)c,
+	    json_is_string(reason) ? json_string_value(reason) : "",
+	    "%s", json_string_value(msg));
+	if (err != NULL && json_is_object(data))
+		err->data = json_incref(data);
+	return SIGNET_CLIENT_E_RPC;
+}
+
+static int
+parse_reply(const char *line, size_t len, int64_t id, json_t **result,
+    struct signet_error *err)
+{
+	json_t *reply, *jid, *res, *e;
+	json_error_t jerr;
+	int r;
+
+	if ((reply = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL)
+		return bad_reply(err, jerr.text);
+	jid = json_object_get(reply, "id");
+	res = json_object_get(reply, "result");
+	e = json_object_get(reply, "error");
+	if (!json_is_object(reply)) {
+		r = bad_reply(err, "not an object");
+		goto out;
+	}
+	if (!json_is_string(json_object_get(reply, "jsonrpc")) ||
+	    strcmp(json_string_value(json_object_get(reply, "jsonrpc")),
+	    "2.0") != 0) {
+		r = bad_reply(err, "jsonrpc is not \"2.0\"");
+		goto out;
+	}
+	if ((res == NULL) == (e == NULL)) {
+		r = bad_reply(err, "not exactly one of result and error");
+		goto out;
+	}
+	/* An error the agent could not tie to a request (parse_error,
+	 * peer_refused) carries id null; it is still the answer to ours,
+	 * since we have only one request outstanding. */
+	if (!(json_is_integer(jid) && json_integer_value(jid) == id) &&
+	    !(e != NULL && json_is_null(jid))) {
+		r = bad_reply(err, "id does not match the request");
+		goto out;
+	}
+	if (e != NULL) {
+		r = parse_error_obj(e, err);
+		goto out;
+	}
+	*result = json_incref(res);
+	r = SIGNET_CLIENT_OK;
+ out:
+	json_decref(reply);
+	return r;
+}
+
+int
+conn_roundtrip(struct signet_conn *conn, const char *line, size_t len,
+    int64_t id, const int *fds, size_t nfds, json_t **result,
+    struct signet_error *err)
+{
+	char *rline;
+	size_t rlen;
+	int r, serr;
+
+	*result = NULL;
+	if (conn->fd < 0)
+		return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
+		    SIGNET_CLIENT_R_CLOSED, "connection is no longer usable");
+	if ((serr = send_line(conn->fd, line, len, fds, nfds)) != 0) {
+		/* The agent may have answered and closed before reading us
+		 * (peer_refused): that answer says more than EPIPE. */
+		if (serr != EPIPE && serr != ECONNRESET)
+			goto broken;
+		if (recv_line(conn, &rline, &rlen, NULL) != 0)
+			goto broken;
+		r = parse_reply(rline, rlen, id, result, err);
+		goto done;
+	}
+	if ((r = recv_line(conn, &rline, &rlen, err)) != 0)
+		goto done;
+	r = parse_reply(rline, rlen, id, result, err);
+ done:
+	/* A transport or framing failure leaves the stream out of step. */
+	if (r == SIGNET_CLIENT_E_TRANSPORT || r == SIGNET_CLIENT_E_PROTOCOL) {
+		(void)close(conn->fd);
+		conn->fd = -1;
+	}
+	return r;
+ broken:
+	(void)close(conn->fd);
+	conn->fd = -1;
+	return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
+	    serr == EPIPE || serr == ECONNRESET ? SIGNET_CLIENT_R_CLOSED :
+	    SIGNET_CLIENT_R_IO_ERROR, "sending to %s: %s", conn->path,
+	    strerror(serr));
+}
