@@ -1,0 +1,116 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/config.h"
+#include "agent/log.h"
+
+void
+config_init(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void
+config_clear(struct config *c)
+{
+	size_t i;
+
+	free(c->socket);
+	for (i = 0; i < c->nmodules; i++)
+		free(c->modules[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+config_add_module(struct config *c, const char *path, bool from_cli)
+{
+	if (from_cli && !c->modules_from_cli) {
+		/* The command line replaces whatever came before. */
+		while (c->nmodules > 0)
+			free(c->modules[--c->nmodules]);
+		c->modules_from_cli = true;
+	} else if (!from_cli && c->modules_from_cli)
+		return 0;
+	if (c->nmodules == CONFIG_MAX_MODULES)
+		return SIGNET_ERR_LIMIT;
+	if ((c->modules[c->nmodules] = strdup(path)) == NULL)
+		return SIGNET_ERR_NOMEM;
+	c->nmodules++;
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *c, const char *file)
+{
+	char line[CONFIG_MAX_LINE + 2], *s, *eq, *key, *val;
+	unsigned lineno = 0;
+	FILE *f;
+	int err = SIGNET_ERR_FORMAT;
+
+	if ((f = fopen(file, "re")) == NULL) {
+		log_err("%s: %s", file, strerror(errno));
+		return SIGNET_ERR_IO;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			log_err("%s:%u: line longer than %u bytes", file, lineno,
+			    CONFIG_MAX_LINE);
+			goto out;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			if (strcmp(s, "[agent]") != 0) {
+				log_err("%s:%u: unknown section %s", file, lineno, s);
+				goto out;
+			}
+			continue;
+		}
+		if ((eq = strchr(s, '=')) == NULL) {
+			log_err("%s:%u: expected key = value", file, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		if (*val == '\0') {
+			log_err("%s:%u: %s has no value", file, lineno, key);
+			goto out;
+		}
+		if (strcmp(key, "socket") == 0) {
+			if (c->socket == NULL && (c->socket = strdup(val)) == NULL)
+				goto out;
+		} else if (strcmp(key, "module") == 0) {
+			if (config_add_module(c, val, false) != 0) {
+				log_err("%s:%u: too many modules (at most %u)", file,
+				    lineno, CONFIG_MAX_MODULES);
+				goto out;
+			}
+		} else {
+			log_err("%s:%u: unknown key '%s'", file, lineno, key);
+			goto out;
+		}
+	}
+	err = ferror(f) ? SIGNET_ERR_IO : 0;
+out:
+	fclose(f);
+	return err;
+}

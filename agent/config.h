@@ -1,0 +1,35 @@
+/*
+ * signetd's configuration file (docs/signetd.8, "CONFIGURATION"): INI
+ * style, an optional [agent] section with
+ *     socket = PATH
+ *     module = PATH        (repeatable)
+ * '#' and ';' start comments. An unknown section or key, or a malformed
+ * line, is an error naming file:line: a typo must not silently change
+ * what the agent does. Options on the command line win over the file.
+ */
+#ifndef SIGNET_CONFIG_H
+#define SIGNET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+#define CONFIG_MAX_MODULES 16u
+#define CONFIG_MAX_LINE 4096u
+
+struct config {
+	char *socket;
+	char *modules[CONFIG_MAX_MODULES];
+	size_t nmodules;
+	bool modules_from_cli;
+};
+
+void config_init(struct config *c);
+void config_clear(struct config *c);
+/* from_cli: modules given on the command line replace the file's. */
+MUST_CHECK int config_add_module(struct config *c, const char *path, bool from_cli);
+/* Logs file:line and what is wrong on failure. */
+MUST_CHECK int config_load(struct config *c, const char *file);
+
+#endif

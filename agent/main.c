@@ -1,0 +1,385 @@
+/*
+ * signetd: command line, listening socket (own or systemd's), signals,
+ * and the event loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/jsonmem.h"
+#include "agent/log.h"
+#include "agent/registry.h"
+
+#define EXIT_USAGE 64
+#define EXIT_CONFIG 78
+
+static const char *default_modules[] = {
+	"/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so",
+	"/usr/lib/aarch64-linux-gnu/p11-kit-proxy.so",
+	"/usr/lib/p11-kit-proxy.so",
+	"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+	"/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+	"/usr/lib/opensc-pkcs11.so",
+};
+
+struct listener {
+	int fd;
+	struct watch *watch;
+	char *path;            /* ours to unlink at exit; NULL when inherited */
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: signetd [--socket PATH] [--module PATH]... [--config FILE]\n"
+	    "               [--foreground] [--debug] [--version]\n");
+}
+
+/* The helper beside our own binary (build tree), else the installed one. */
+static char *
+helper_path(void)
+{
+	char self[PATH_MAX], *slash, *p;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if (asprintf(&p, "%s/signet-pkcs11-helper", self) > 0) {
+				if (access(p, X_OK) == 0)
+					return p;
+				free(p);
+			}
+		}
+	}
+	return strdup(SIGNET_LIBEXECDIR "/signet-pkcs11-helper");
+}
+
+static const char *
+default_module(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(default_modules) / sizeof(default_modules[0]); i++)
+		if (access(default_modules[i], R_OK) == 0)
+			return default_modules[i];
+	return NULL;
+}
+
+static char *
+default_socket(void)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char *p;
+
+	if (rt == NULL || rt[0] != '/')
+		return NULL;
+	if (asprintf(&p, "%s/%s/%s", rt, SIGNET_SOCKET_DIR_NAME, SIGNET_SOCKET_NAME) < 0)
+		return NULL;
+	return p;
+}
+
+/* The socket's directory: created 0700, or an existing one that only we
+ * can enter (anyone else could swap the socket under us). */
+static int
+socket_dir(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	if (strlen(path) >= sizeof(dir))
+		return -1;
+	strcpy(dir, path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_err("cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_err("%s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != getuid() && st.st_uid != 0) {
+		log_err("%s belongs to uid %u, not to us", dir, (unsigned)st.st_uid);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+listen_own(struct listener *ls, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (socket_dir(path) != 0)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	/* A live agent answers; a dead one left a stale socket to replace. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		log_err("another agent is already listening on %s", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	old = umask(0177); /* the socket is born 0600 */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		log_err("bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (listen(fd, 128) != 0) {
+		log_err("listen: %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	ls->fd = fd;
+	ls->path = strdup(path);
+	return 0;
+}
+
+/* systemd's socket, when we were started by socket activation. */
+static int
+listen_activated(struct listener *ls)
+{
+	int n = sd_listen_fds(1), fl;
+
+	if (n <= 0)
+		return n == 0 ? 1 : -1;
+	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		log_err("socket activation: expected one listening Unix stream socket");
+		return -1;
+	}
+	ls->fd = SD_LISTEN_FDS_START;
+	if ((fl = fcntl(ls->fd, F_GETFL)) < 0 ||
+	    fcntl(ls->fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+	    fcntl(ls->fd, F_SETFD, FD_CLOEXEC) != 0)
+		return -1;
+	ls->path = NULL;
+	return 0;
+}
+
+static void
+on_listen(void *arg, uint32_t events)
+{
+	struct agent *a = arg;
+
+	(void)events;
+	conn_accept(a, a->listen_fd);
+}
+
+struct sigctx {
+	struct agent *agent;
+	int fd;
+};
+
+static void
+on_signal(void *arg, uint32_t events)
+{
+	struct sigctx *sc = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(sc->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: stopping", si.ssi_signo);
+			sc->agent->stopping = true;
+			loop_stop(sc->agent->loop);
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: nothing to reload in this version");
+			break;
+		}
+	}
+}
+
+/* No core dumps or ptrace of a process that handles PINs. */
+static void
+harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0);
+	/* Many clients at once: use the hard descriptor limit. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "module", required_argument, NULL, 'm' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct config cfg;
+	struct agent agent = { 0 };
+	struct listener ls = { .fd = -1 };
+	struct sigctx sc = { .fd = -1 };
+	const char *config_file = NULL, *m;
+	char *helper = NULL, *sock = NULL;
+	sigset_t mask;
+	bool foreground = false, debug = false;
+	int ch, r, status = 1;
+
+	config_init(&cfg);
+	while ((ch = getopt_long(argc, argv, "s:m:c:fdVh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			free(cfg.socket);
+			cfg.socket = strdup(optarg);
+			break;
+		case 'm':
+			if (config_add_module(&cfg, optarg, true) != 0) {
+				fprintf(stderr, "signetd: at most %u modules\n",
+				    AGENT_MAX_MODULES);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'c':
+			config_file = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'V':
+			printf("signetd %s (protocol %d)\n", SIGNET_VERSION,
+			    SIGNET_PROTOCOL_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init("signetd", debug);
+	/* The command line wins over the file. */
+	if (config_file != NULL && config_load(&cfg, config_file) != 0)
+		return EXIT_CONFIG;
+	if (cfg.nmodules == 0) {
+		if ((m = default_module()) == NULL) {
+			log_err("no PKCS#11 module found: give --module");
+			return EXIT_CONFIG;
+		}
+		if (config_add_module(&cfg, m, false) != 0)
+			return EXIT_CONFIG;
+	}
+	harden();
+	jsonmem_init();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	if ((r = listen_activated(&ls)) < 0)
+		goto out;
+	if (r == 1) {
+		sock = cfg.socket != NULL ? strdup(cfg.socket) : default_socket();
+		if (sock == NULL) {
+			log_err("no socket path: give --socket or set XDG_RUNTIME_DIR");
+			goto out;
+		}
+		if (listen_own(&ls, sock) != 0)
+			goto out;
+	}
+	if (!foreground && ls.path != NULL && daemon(0, 1) != 0) {
+		log_err("daemon: %s", strerror(errno));
+		goto out;
+	}
+	agent.uid = getuid();
+	agent.listen_fd = ls.fd;
+	if ((helper = helper_path()) == NULL || loop_new(&agent.loop) != 0 ||
+	    registry_new(&agent.reg, agent.loop, helper, cfg.modules, cfg.nmodules) != 0) {
+		log_err("cannot set up the agent");
+		goto out;
+	}
+	if ((sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		goto out;
+	sc.agent = &agent;
+	if (loop_watch(agent.loop, sc.fd, EPOLLIN, on_signal, &sc) == NULL ||
+	    (ls.watch = loop_watch(agent.loop, ls.fd, EPOLLIN, on_listen, &agent)) == NULL)
+		goto out;
+	for (size_t i = 0; i < cfg.nmodules; i++)
+		log_info("module %s", cfg.modules[i]);
+	log_info("listening on %s (pid %d)", ls.path != NULL ? ls.path : "systemd socket",
+	    (int)getpid());
+	sd_notify(0, "READY=1");
+	if (loop_run(agent.loop) != 0) {
+		log_err("event loop failed: %s", strerror(errno));
+		goto out;
+	}
+	sd_notify(0, "STOPPING=1");
+	status = 0;
+out:
+	/* Stop taking clients first, then let the helpers log out. */
+	if (ls.fd >= 0)
+		close(ls.fd);
+	if (ls.path != NULL)
+		unlink(ls.path);
+	conn_close_all(&agent);
+	registry_free(agent.reg);
+	loop_free(agent.loop);
+	if (sc.fd >= 0)
+		close(sc.fd);
+	free(ls.path);
+	free(sock);
+	free(helper);
+	config_clear(&cfg);
+	return status;
+}

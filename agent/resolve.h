@@ -1,0 +1,33 @@
+/*
+ * From a client's selector to a token or certificate of a snapshot, with
+ * the typed refusal when there is none or more than one.
+ */
+#ifndef SIGNET_RESOLVE_H
+#define SIGNET_RESOLVE_H
+
+#include <jansson.h>
+
+#include "agent/agent.h"
+#include "agent/registry.h"
+
+/*
+ * Finds the token named by sel (NULL: the only token present) in s. On
+ * failure finishes the call with bad_selector, token_not_found or
+ * token_ambiguous and returns NULL.
+ */
+struct reg_token *resolve_token(struct call *c, struct reg_snapshot *s,
+    const char *sel);
+
+/* Finds the certificate named by sel; *tok gets its token. Returns NULL
+ * and sets *reason (cert_not_found, cert_ambiguous) when it finds none or
+ * several; finishes the call only on bad_selector (*reason NULL then). */
+struct reg_cert *resolve_cert(struct call *c, struct reg_snapshot *s,
+    const char *sel, struct reg_token **tok, const char **reason);
+
+/* {"pin_count_low":b,"pin_final_try":b,"pin_locked":b} from token flags. */
+json_t *pin_flags_json(uint64_t flags);
+
+/* Finishes a call with the error that a helper's CK_RV means. */
+void call_ckr_error(struct call *c, uint64_t rv);
+
+#endif
