@@ -131,6 +131,9 @@ MUST_CHECK CK_RV token_info(struct token *t, CK_TOKEN_INFO *ti);
 bool token_logged_in(CK_SESSION_HANDLE h, CK_SLOT_ID slot, bool check_slot);
 /* Close the session (if any) and forget the slot: re-resolve next time. */
 void token_forget(struct token *t);
+/* Replace the session with a fresh one (ends any operation active in it)
+ * without losing the login; forgets the token if that fails. */
+void token_renew_session(struct token *t);
 
 /* helper_ops.c: run a job, build its response into resp (4 reserved bytes
  * first). t is NULL for the general worker. */

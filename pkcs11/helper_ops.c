@@ -340,15 +340,17 @@ op_sign(struct token *t, const struct job *job, struct buf *out)
 	if ((rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
 		return rv;
 	/* Ask for the size first. After a successful size query the
-	 * operation stays active, and only C_Sign with room ends it. */
+	 * operation stays active, and only C_Sign with room ends it. Some
+	 * modules answer 0 when they cannot tell: offer the cap then. */
 	rv = helper_p11->C_Sign(h, job->data, job->data_len, NULL, &siglen);
 	if (rv != CKR_OK)
 		return rv;
-	if (siglen == 0 || siglen > HELPER_MAX_SIG)
+	if (siglen > HELPER_MAX_SIG)
 		goto abandon;
-	cap = siglen;
+	cap = siglen == 0 ? HELPER_MAX_SIG : siglen;
 	if ((sig = malloc(cap)) == NULL)
 		goto abandon;
+	siglen = cap;
 	rv = helper_p11->C_Sign(h, job->data, job->data_len, sig, &siglen);
 	if (rv == CKR_BUFFER_TOO_SMALL)
 		goto abandon; /* it understated the size: still active */
@@ -359,12 +361,12 @@ op_sign(struct token *t, const struct job *job, struct buf *out)
 	free(sig);
 	return rv;
 abandon:
-	/* The only portable way to end an active operation whose output we
-	 * will not take is to close its session (this may log out). */
-	helper_log("token %s: signature size %lu refused", t->serial,
+	/* An active operation whose output we will not take ends only with
+	 * its session. */
+	helper_log("token %s: signature of %lu bytes refused", t->serial,
 	    (unsigned long)siglen);
 	free(sig);
-	token_forget(t);
+	token_renew_session(t);
 	return CKR_FUNCTION_FAILED;
 }
 

@@ -82,7 +82,7 @@ serve_send(struct buf *resp)
 	return r;
 }
 
-/* One frame read and queued: 0, or the exit status that ends the loop. */
+/* One frame read and queued: -1, or the exit status that ends the loop. */
 static int
 serve_one(int fd)
 {
@@ -140,7 +140,6 @@ serve_one(int fd)
 		goto out;
 	}
 	sched_submit(job);
-	status = 0;
 out:
 	if (locked)
 		secmem_free(body, len);
@@ -157,7 +156,7 @@ serve_loop(int fd)
 	int status;
 
 	serve_fd = fd;
-	while ((status = serve_one(fd)) == 0)
+	while ((status = serve_one(fd)) < 0)
 		;
 	if (status != HELPER_EXIT_OK) {
 		/* Unblock workers stuck writing to an agent that is not

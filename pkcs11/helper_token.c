@@ -182,3 +182,20 @@ token_forget(struct token *t)
 	}
 	t->have_slot = false;
 }
+
+void
+token_renew_session(struct token *t)
+{
+	CK_SESSION_HANDLE old = t->session, s = CK_INVALID_HANDLE;
+
+	/* The new session first: login state belongs to the token and lasts
+	 * while any session of ours is open, so it survives the swap. */
+	if (old == CK_INVALID_HANDLE || !t->have_slot ||
+	    helper_p11->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL,
+	    &s) != CKR_OK) {
+		token_forget(t);
+		return;
+	}
+	sched_publish_session(t, s);
+	(void)helper_p11->C_CloseSession(old);
+}
