@@ -7,6 +7,7 @@
 
 #include "agent/agent.h"
 #include "agent/log.h"
+#include "agent/rpc_parse.h"
 
 static const struct method methods[] = {
 	{ SIGNET_M_AGENT_INFO, m_agent_info },
@@ -129,21 +130,6 @@ rpc_error_line(struct conn *conn, json_t *id, int code, const char *reason,
 	free(line);
 }
 
-/* Counts the descriptors a request names: every "fd" member at the top of
- * params, or inside params.documents[] (batches, a later version). */
-static unsigned
-fds_named(json_t *params)
-{
-	json_t *fd;
-	json_int_t v;
-
-	if (params == NULL || (fd = json_object_get(params, "fd")) == NULL ||
-	    !json_is_integer(fd))
-		return 0;
-	v = json_integer_value(fd);
-	return v >= 0 && v < (json_int_t)SIGNET_MAX_FDS_QUEUED ? (unsigned)v + 1 : 0;
-}
-
 static struct call *
 call_new(struct conn *conn, json_t *id)
 {
@@ -167,80 +153,58 @@ call_new(struct conn *conn, json_t *id)
 void
 rpc_dispatch(struct conn *conn, char *line, size_t len)
 {
-	json_t *req, *id, *method, *params, *version;
-	json_error_t jerr;
+	struct rpc_request req;
 	const struct method *m;
 	struct call *c;
-	unsigned want, i;
+	json_t *params;
+	unsigned i;
+	int r;
 
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if (len == 0)
-		return; /* blank lines are keep-alives */
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (req == NULL) {
-		if ((c = call_new(conn, json_null())) != NULL)
-			call_error(c, SIGNET_E_PARSE, SIGNET_R_PARSE_ERROR,
-			    "request is not valid JSON", NULL);
-		return;
-	}
-	id = json_object_get(req, "id");
-	version = json_object_get(req, "jsonrpc");
-	method = json_object_get(req, "method");
-	params = json_object_get(req, "params");
-	if (id != NULL && !json_is_string(id) && !json_is_integer(id))
-		id = NULL;
+	r = rpc_parse(&req, line, len);
+	if (r == 0)
+		goto out;
 	/* A request without an id is a notification and gets no reply, except
-	 * that a broken envelope is answered (with id null) so it is seen. */
-	if ((c = call_new(conn, id != NULL ? id : json_null())) == NULL)
+	 * that a broken one is answered (with id null) so it is seen. */
+	if ((c = call_new(conn, req.id != NULL ? req.id : json_null())) == NULL)
 		goto out;
-	if (!json_is_object(req) || !json_is_string(version) ||
-	    strcmp(json_string_value(version), "2.0") != 0 ||
-	    !json_is_string(method) || (params != NULL && !json_is_object(params)) ||
-	    (json_object_get(req, "id") != NULL && id == NULL)) {
-		call_error(c, SIGNET_E_INVALID_REQ, SIGNET_R_INVALID_REQUEST,
-		    "not a JSON-RPC 2.0 request", NULL);
+	if (r < 0) {
+		call_error(c, req.code, req.reason, req.message, NULL);
 		goto out;
 	}
-	if (id == NULL) {
+	if (req.id == NULL) {
 		json_decref(c->id);
 		c->id = NULL;
 	}
 	/* The descriptors are this request's whatever happens next, so the
 	 * queue stays aligned with the requests. */
-	want = fds_named(params);
-	if (want > 0) {
-		if (want > conn->nfds) {
+	if (req.nfds > 0) {
+		if (req.nfds > conn->nfds) {
 			call_error(c, SIGNET_E_INVALID_PARAMS, SIGNET_R_FD_MISSING,
 			    "the request names a descriptor that was not passed",
 			    json_pack("{s:s}", "param", "fd"));
 			goto out;
 		}
-		if ((c->fds = calloc(want, sizeof(int))) == NULL) {
+		if ((c->fds = calloc(req.nfds, sizeof(int))) == NULL) {
 			call_error(c, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR,
 			    "out of memory", NULL);
 			goto out;
 		}
-		memcpy(c->fds, conn->fds, want * sizeof(int));
-		c->nfds = want;
-		conn->nfds -= want;
+		memcpy(c->fds, conn->fds, req.nfds * sizeof(int));
+		c->nfds = req.nfds;
+		conn->nfds -= req.nfds;
 		for (i = 0; i < conn->nfds; i++)
-			conn->fds[i] = conn->fds[i + want];
+			conn->fds[i] = conn->fds[i + req.nfds];
 	}
-	if ((m = method_find(json_string_value(method))) == NULL) {
+	if ((m = method_find(req.method)) == NULL) {
 		call_error(c, SIGNET_E_NO_METHOD, SIGNET_R_UNKNOWN_METHOD,
-		    "no such method", json_pack("{s:s}", "method",
-		    json_string_value(method)));
+		    "no such method", json_pack("{s:s}", "method", req.method));
 		goto out;
 	}
-	if (params == NULL)
-		params = json_object();
-	else
-		json_incref(params);
+	params = req.params != NULL ? json_incref(req.params) : json_object();
 	m->fn(c, params);
 	json_decref(params);
 out:
-	json_decref(req);
+	rpc_request_clear(&req);
 }
 
 bool
