@@ -30,6 +30,7 @@ struct agent {
 	struct registry *reg;
 	uid_t uid;           /* the agent's own uid: allowed peers */
 	int listen_fd;
+	unsigned line_timeout_ms; /* a started line must end within it */
 	struct conn *conns;  /* every open connection */
 	unsigned nconns;
 	bool stopping;
@@ -51,6 +52,7 @@ struct conn {
 	struct call *head, *tail; /* calls in request order */
 	unsigned inflight;
 	bool close_after_flush;
+	struct timer *line_timer; /* runs while a partial line waits */
 	unsigned busy;       /* dispatch running: freeing waits */
 	bool dead;           /* free once not busy */
 };

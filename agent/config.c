@@ -11,6 +11,7 @@ void
 config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
+	c->line_timeout = CONFIG_DEFAULT_LINE_TIMEOUT;
 }
 
 void
@@ -104,6 +105,19 @@ config_load(struct config *c, const char *file)
 				    lineno, CONFIG_MAX_MODULES);
 				goto out;
 			}
+		} else if (strcmp(key, "line_timeout") == 0) {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(val, &end, 10);
+			if (errno != 0 || *end != '\0' || v < 1 || v > 3600 ||
+			    !isdigit((unsigned char)val[0])) {
+				log_err("%s:%u: line_timeout must be 1..3600 seconds",
+				    file, lineno);
+				goto out;
+			}
+			c->line_timeout = (unsigned)v;
 		} else {
 			log_err("%s:%u: unknown key '%s'", file, lineno, key);
 			goto out;

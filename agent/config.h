@@ -3,6 +3,8 @@
  * style, an optional [agent] section with
  *     socket = PATH
  *     module = PATH        (repeatable)
+ *     line_timeout = SECONDS  (a started request line must be complete
+ *                              within it; default 30, 1..3600)
  * '#' and ';' start comments. An unknown section or key, or a malformed
  * line, is an error naming file:line: a typo must not silently change
  * what the agent does. Options on the command line win over the file.
@@ -17,12 +19,14 @@
 
 #define CONFIG_MAX_MODULES 16u
 #define CONFIG_MAX_LINE 4096u
+#define CONFIG_DEFAULT_LINE_TIMEOUT 30u
 
 struct config {
 	char *socket;
 	char *modules[CONFIG_MAX_MODULES];
 	size_t nmodules;
 	bool modules_from_cli;
+	unsigned line_timeout;    /* seconds */
 };
 
 void config_init(struct config *c);

@@ -18,6 +18,7 @@
 
 static void conn_on_event(void *arg, uint32_t events);
 static bool conn_lines(struct conn *conn);
+static void conn_line_timer(struct conn *conn, bool progressed);
 
 static void
 conn_close_fds(int *fds, unsigned n)
@@ -55,6 +56,7 @@ conn_free(struct conn *conn)
 	}
 
 	loop_unwatch(conn->watch);
+	loop_timer_cancel(conn->line_timer);
 	close(conn->fd);
 	conn_close_fds(conn->fds, conn->nfds);
 	for (c = conn->head; c != NULL; c = next) {
@@ -203,6 +205,42 @@ call_take_fd(struct call *c, unsigned i)
 	return fd;
 }
 
+static void
+conn_line_expired(void *arg)
+{
+	struct conn *conn = arg;
+
+	conn->line_timer = NULL; /* the loop frees a timer that fired */
+	log_info("client pid %d: request line not completed in %u ms, closing",
+	    (int)conn->peer.pid, conn->agent->line_timeout_ms);
+	conn_free(conn);
+}
+
+/*
+ * A client that starts a line must finish it in time: otherwise a stalled
+ * or malicious peer pins up to SIGNET_MAX_LINE bytes for ever. An idle
+ * connection with nothing buffered costs little and may stay.
+ */
+static void
+conn_line_timer(struct conn *conn, bool progressed)
+{
+	/* Lines held back by the in-flight window wait on us, not the peer. */
+	bool partial = buf_remaining(&conn->in) > 0 &&
+	    conn->inflight < AGENT_MAX_INFLIGHT && !conn->close_after_flush;
+
+	if (progressed && conn->line_timer != NULL) {
+		loop_timer_cancel(conn->line_timer);
+		conn->line_timer = NULL;
+	}
+	if (partial && conn->line_timer == NULL)
+		conn->line_timer = loop_timer(conn->agent->loop,
+		    conn->agent->line_timeout_ms, conn_line_expired, conn);
+	else if (!partial && conn->line_timer != NULL) {
+		loop_timer_cancel(conn->line_timer);
+		conn->line_timer = NULL;
+	}
+}
+
 /* Hands complete lines to the dispatcher; returns false if conn was freed.
  * A reply finished inside the dispatch may close the connection: busy
  * defers that free until the dispatch has returned. */
@@ -211,6 +249,7 @@ conn_lines(struct conn *conn)
 {
 	uint8_t *start, *nl;
 	size_t len;
+	bool progressed = false;
 
 	for (;;) {
 		start = conn->in.data + conn->in.off;
@@ -221,6 +260,7 @@ conn_lines(struct conn *conn)
 			break;
 		}
 		len = (size_t)(nl - start);
+		progressed = true;
 		conn->in.off += len + 1;
 		conn->scanned = 0;
 		conn->busy++;
@@ -243,6 +283,7 @@ conn_lines(struct conn *conn)
 		conn->in.len = len;
 		conn->in.off = 0;
 	}
+	conn_line_timer(conn, progressed);
 	return true;
 }
 

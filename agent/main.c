@@ -344,6 +344,7 @@ main(int argc, char **argv)
 	}
 	agent.uid = getuid();
 	agent.listen_fd = ls.fd;
+	agent.line_timeout_ms = cfg.line_timeout * 1000u;
 	if ((helper = helper_path()) == NULL || loop_new(&agent.loop) != 0 ||
 	    registry_new(&agent.reg, agent.loop, helper, cfg.modules, cfg.nmodules) != 0) {
 		log_err("cannot set up the agent");
