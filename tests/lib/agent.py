@@ -303,6 +303,7 @@ def signet(args, socket_path=None, build=None, **kw):
     if socket_path is not None:
         cmd += ["--socket", socket_path]
     kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
     kw.setdefault("timeout", 60)
     if "input" not in kw:
         kw.setdefault("stdin", subprocess.DEVNULL)
@@ -325,6 +326,60 @@ def pem_sha256(pem_path):
         body = [l.strip() for l in f
                 if l.strip() and not l.startswith("-----")]
     return hashlib.sha256(base64.b64decode("".join(body))).hexdigest()
+
+
+def expect_error(reply, code, reason):
+    """Assert reply is a JSON-RPC error with this code and data.reason;
+    returns its data object."""
+    err = reply.get("error") if isinstance(reply, dict) else None
+    if not isinstance(err, dict):
+        raise AssertionError("expected error %d %s, got %r"
+                             % (code, reason, reply))
+    data = err.get("data") or {}
+    if err.get("code") != code or data.get("reason") != reason:
+        raise AssertionError("expected error %d %s, got %d %s: %r"
+                             % (code, reason, err.get("code"),
+                                data.get("reason"), reply))
+    return data
+
+
+def child_pids(pid):
+    """Direct children of pid (all its threads), from /proc."""
+    kids = set()
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return []
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids.update(int(k) for k in f.read().split())
+        except OSError:
+            pass
+    return sorted(kids)
+
+
+def helper_pids(agent_pid):
+    """signetd's signet-pkcs11-helper children (live or not yet reaped)."""
+    out = []
+    for kid in child_pids(agent_pid):
+        try:
+            with open("/proc/%d/cmdline" % kid, "rb") as f:
+                argv0 = f.read().split(b"\0")[0]
+        except OSError:
+            continue
+        if os.path.basename(argv0) == b"signet-pkcs11-helper":
+            out.append(kid)
+    return out
+
+
+def proc_status_kib(pid, field):
+    """A kB field of /proc/PID/status (VmHWM, VmRSS, ...) as an int."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
 
 
 # ---------------------------------------------------------------------------
