@@ -56,18 +56,16 @@ trim(char *s)
 	return s;
 }
 
-int
-config_load(struct config *c, const char *file)
+/* The parser proper, over any stream: the file of config_load, or the
+ * memory of config_parse (which the fuzzer drives), so both read lines
+ * with the same fgets rules. */
+static int
+config_read(struct config *c, const char *file, FILE *f)
 {
 	char line[CONFIG_MAX_LINE + 2], *s, *eq, *key, *val;
 	unsigned lineno = 0;
-	FILE *f;
 	int err = SIGNET_ERR_FORMAT;
 
-	if ((f = fopen(file, "re")) == NULL) {
-		log_err("%s: %s", file, strerror(errno));
-		return SIGNET_ERR_IO;
-	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
@@ -125,6 +123,37 @@ config_load(struct config *c, const char *file)
 	}
 	err = ferror(f) ? SIGNET_ERR_IO : 0;
 out:
+	return err;
+}
+
+int
+config_load(struct config *c, const char *file)
+{
+	FILE *f;
+	int err;
+
+	if ((f = fopen(file, "re")) == NULL) {
+		log_err("%s: %s", file, strerror(errno));
+		return SIGNET_ERR_IO;
+	}
+	err = config_read(c, file, f);
+	fclose(f);
+	return err;
+}
+
+int
+config_parse(struct config *c, const char *name, const char *text, size_t len)
+{
+	FILE *f;
+	int err;
+
+	/* A read-only memory stream: fmemopen never writes to text in "r"
+	 * mode, and reads exactly len bytes (NULs included). */
+	if ((f = fmemopen((void *)text, len, "r")) == NULL) {
+		log_err("%s: %s", name, strerror(errno));
+		return SIGNET_ERR_NOMEM;
+	}
+	err = config_read(c, name, f);
 	fclose(f);
 	return err;
 }

@@ -35,5 +35,9 @@ void config_clear(struct config *c);
 MUST_CHECK int config_add_module(struct config *c, const char *path, bool from_cli);
 /* Logs file:line and what is wrong on failure. */
 MUST_CHECK int config_load(struct config *c, const char *file);
+/* The same parser over len bytes of text in memory (a file's contents);
+ * name stands for the file in messages. */
+MUST_CHECK int config_parse(struct config *c, const char *name,
+    const char *text, size_t len);
 
 #endif
