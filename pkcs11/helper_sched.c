@@ -86,6 +86,14 @@ worker_main(void *arg)
 		pthread_mutex_lock(&sched.lock);
 	}
 	pthread_mutex_unlock(&sched.lock);
+	/* Going away (EOF from the agent, or an error): leave no token
+	 * logged in behind us, whatever the module does at C_Finalize. */
+	if (!w->general && w->tok.session != CK_INVALID_HANDLE) {
+		helper_p11_lock();
+		(void)helper_p11->C_Logout(w->tok.session);
+		token_forget(&w->tok);
+		helper_p11_unlock();
+	}
 	return NULL;
 }
 

@@ -19,3 +19,20 @@ add_test(NAME p11helper_test
 set_tests_properties(p11helper_test PROPERTIES
   LABELS "integration;pkcs11"
   TIMEOUT 60)
+
+# The helper against a mock module (tests/lib/p11mock.c) for what SoftHSM2
+# cannot show: slow tokens, reinsertion, refused locking.
+add_library(p11mock MODULE ${CMAKE_SOURCE_DIR}/tests/lib/p11mock.c)
+target_include_directories(p11mock PRIVATE ${P11KIT_INCLUDE_DIRS})
+target_link_libraries(p11mock PRIVATE Threads::Threads)
+set_target_properties(p11mock PROPERTIES PREFIX "")
+
+add_executable(p11helper_mock_test ${CMAKE_SOURCE_DIR}/tests/p11helper_mock_test.c)
+target_link_libraries(p11helper_mock_test PRIVATE signet_p11h_testlib)
+add_dependencies(p11helper_mock_test signet-pkcs11-helper p11mock)
+add_test(NAME p11helper_mock_test
+  COMMAND p11helper_mock_test $<TARGET_FILE:signet-pkcs11-helper>
+    $<TARGET_FILE:p11mock>)
+set_tests_properties(p11helper_mock_test PROPERTIES
+  LABELS "integration;pkcs11"
+  TIMEOUT 60)
