@@ -69,8 +69,10 @@ serve_send(struct buf *resp)
 			continue;
 		if (w <= 0) {
 			/* Nobody reads our answers any more: stop working. */
-			helper_log("write to agent: %s",
-			    w < 0 ? strerror(errno) : "closed");
+			if (w < 0)
+				helper_log("write to agent: %m");
+			else
+				helper_log("write to agent: closed");
 			atomic_store(&serve_gone, true);
 			break;
 		}
