@@ -53,7 +53,7 @@ struct der {
 
 /* A writer that may produce at most max bytes (capped at DER_MAX_OUT). */
 void der_init(struct der *d, size_t max);
-/* Wipes and frees (the output may hold nothing secret, but is cheap). */
+/* Frees; wipes first (nothing secret should pass through, but it is cheap). */
 void der_free(struct der *d);
 /* 0 or the first error met so far. */
 int der_error(const struct der *d);
