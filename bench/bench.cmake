@@ -8,3 +8,9 @@ find_package(Threads REQUIRED)
 add_executable(p11_sign_loop ${CMAKE_CURRENT_LIST_DIR}/p11_sign_loop.c)
 target_include_directories(p11_sign_loop PRIVATE ${P11KIT_INCLUDE_DIRS})
 target_link_libraries(p11_sign_loop PRIVATE Threads::Threads ${CMAKE_DL_LIBS})
+
+# sign_bench: signing rate and latency through signetd over its socket,
+# speaking protocol v1 itself (no libsignet), to hold against p11_sign_loop.
+# bench/run.sh runs both, and openssl cms, on one fresh token.
+add_executable(sign_bench ${CMAKE_CURRENT_LIST_DIR}/sign_bench.c)
+target_link_libraries(sign_bench PRIVATE Threads::Threads)
