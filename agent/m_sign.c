@@ -1,16 +1,13 @@
 /*
- * sign: resolve the certificate, digest the document (inline, or streamed
- * from a passed descriptor without blocking the loop), build the signed
- * attributes, have the token sign them through its helper, assemble CMS.
+ * sign: resolve the certificate once, then for each document (one, or a
+ * batch): digest it (inline, or streamed from a passed descriptor without
+ * blocking the loop), build the signed attributes, have the token sign
+ * them through its helper, and assemble the CMS. A batch is all or
+ * nothing: any failure fails the request and returns no signature.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,32 +16,33 @@
 
 #include "agent/b64.h"
 #include "agent/cades.h"
+#include "agent/docread.h"
 #include "agent/log.h"
 #include "agent/resolve.h"
 #include "pkcs11/wire.h"
 
-#define SIGN_TIMEOUT_MS   30000u
-#define SIGN_READ_CHUNK   (1024u * 1024u) /* bytes read per loop turn */
+#define SIGN_TIMEOUT_MS 30000u
 
-enum fd_kind { FD_NONE, FD_FILE, FD_STREAM_PIPE, FD_STREAM_SOCKET };
+struct sign_doc {
+	json_t *data;             /* base64 text, or NULL for a descriptor */
+	unsigned fd_index;
+	uint64_t size;
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned digest_len;
+	char *signature;          /* base64 DER or PEM, once signed */
+};
 
 struct sign_op {
 	struct call *call;
 	char *cert_sel;
 	enum cades_digest digest;
 	bool pem;
-	bool refreshed;
-	/* The document. */
+	bool batch;               /* answer with results[] */
+	struct sign_doc *docs;
+	size_t ndocs, cur;
 	EVP_MD_CTX *md;
-	uint64_t size;
-	int fd;
-	enum fd_kind kind;
-	struct watch *watch;
-	struct task *task;
-	uint8_t *chunk;
-	uint8_t doc_digest[EVP_MAX_MD_SIZE];
-	unsigned doc_digest_len;
-	/* The key. */
+	struct docread *reader;
+	/* The key, once resolved. */
 	X509 *cert;
 	struct p11c *module;
 	char *serial;
@@ -54,19 +52,21 @@ struct sign_op {
 	bool prepared;
 };
 
-static void sign_send(struct sign_op *op);
+static void sign_next(struct sign_op *op);
 
 static void
 sign_op_free(void *arg)
 {
 	struct sign_op *op = arg;
+	size_t i;
 
-	loop_unwatch(op->watch);
-	loop_task_cancel(op->task);
-	if (op->fd >= 0)
-		close(op->fd);
+	docread_cancel(op->reader);
+	for (i = 0; i < op->ndocs; i++) {
+		json_decref(op->docs[i].data);
+		free(op->docs[i].signature);
+	}
+	free(op->docs);
 	EVP_MD_CTX_free(op->md);
-	free(op->chunk);
 	free(op->cert_sel);
 	X509_free(op->cert);
 	free(op->serial);
@@ -77,10 +77,95 @@ sign_op_free(void *arg)
 }
 
 static void
-sign_fail_oom(struct sign_op *op)
+sign_oom(struct sign_op *op)
 {
 	call_error(op->call, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR,
 	    "out of memory", NULL);
+}
+
+/* A failure about one document of a batch names it. */
+static json_t *
+doc_data(const struct sign_op *op, json_t *data)
+{
+	if (!op->batch)
+		return data;
+	if (data == NULL)
+		data = json_object();
+	json_object_set_new(data, "document", json_integer((json_int_t)op->cur));
+	return data;
+}
+
+static char *
+hex(const uint8_t *p, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		snprintf(s + 2 * i, 3, "%02x", p[i]);
+	s[2 * n] = '\0';
+	return s;
+}
+
+static json_t *
+doc_result(const struct sign_op *op, const struct sign_doc *d)
+{
+	char *h = hex(d->digest, d->digest_len);
+	json_t *r;
+
+	if (h == NULL)
+		return NULL;
+	r = json_pack("{s:s, s:s, s:s, s:s, s:I}", "signature", d->signature,
+	    "format", op->pem ? "pem" : "der",
+	    "digest", cades_digest_name(op->digest), "document_digest", h,
+	    "document_size", (json_int_t)d->size);
+	free(h);
+	return r;
+}
+
+static void
+sign_reply(struct sign_op *op)
+{
+	struct call *c = op->call;
+	json_t *list;
+	size_t i;
+
+	log_info("signed %zu document%s with token %s for uid %u pid %d",
+	    op->ndocs, op->ndocs == 1 ? "" : "s", op->serial,
+	    (unsigned)c->peer.uid, (int)c->peer.pid);
+	if (!op->batch) {
+		call_result(c, doc_result(op, &op->docs[0]));
+		return;
+	}
+	if ((list = json_array()) == NULL) {
+		sign_oom(op);
+		return;
+	}
+	for (i = 0; i < op->ndocs; i++)
+		json_array_append_new(list, doc_result(op, &op->docs[i]));
+	call_result(c, json_pack("{s:o}", "results", list));
+}
+
+static char *
+encode_signature(const struct sign_op *op, const uint8_t *der, size_t der_len)
+{
+	BIO *b;
+	BUF_MEM *mem;
+	char *enc = NULL;
+	size_t len;
+
+	if (!op->pem)
+		return b64_encode(der, der_len, &len);
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	if (PEM_write_bio(b, "CMS", "", der, (long)der_len) > 0) {
+		BIO_get_mem_ptr(b, &mem);
+		enc = strndup(mem->data, mem->length);
+	}
+	BIO_free(b);
+	return enc;
 }
 
 static void
@@ -88,17 +173,15 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 {
 	struct sign_op *op = arg;
 	struct call *c = op->call;
+	struct sign_doc *d = &op->docs[op->cur];
 	const uint8_t *raw;
 	uint8_t *der = NULL;
-	size_t raw_len, der_len, enc_len;
-	char *enc = NULL, hex[2 * EVP_MAX_MD_SIZE + 1];
-	json_t *res;
-	unsigned i;
-	int err;
+	size_t raw_len, der_len;
 
 	if (status != 0) {
 		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
-		    "the token's module helper failed; it is being restarted", NULL);
+		    "the token's module helper failed; it is being restarted",
+		    doc_data(op, NULL));
 		return;
 	}
 	if (rv != CKR_OK) {
@@ -108,66 +191,46 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		return;
 	}
 	raw = buf_get_str(resp, &raw_len, P11W_MAX_FIELD);
-	if (raw == NULL || !buf_done(resp)) {
+	if (raw == NULL || !buf_done(resp) ||
+	    cades_finish(&op->prep, raw, raw_len, &der, &der_len) != 0) {
 		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_ERROR,
-		    "malformed answer from the token helper", NULL);
+		    "the token returned an unusable signature", doc_data(op, NULL));
 		return;
 	}
-	if ((err = cades_finish(&op->prep, raw, raw_len, &der, &der_len)) != 0) {
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_ERROR,
-		    "the token returned an unusable signature", NULL);
-		return;
-	}
-	if (op->pem) {
-		BIO *b = BIO_new(BIO_s_mem());
-		BUF_MEM *mem;
-
-		if (b != NULL && PEM_write_bio(b, "CMS", "", der, (long)der_len) > 0) {
-			BIO_get_mem_ptr(b, &mem);
-			enc = strndup(mem->data, mem->length);
-		}
-		BIO_free(b);
-	} else
-		enc = b64_encode(der, der_len, &enc_len);
+	cades_prep_clear(&op->prep);
+	op->prepared = false;
+	d->signature = encode_signature(op, der, der_len);
 	free(der);
-	if (enc == NULL) {
-		sign_fail_oom(op);
+	if (d->signature == NULL) {
+		sign_oom(op);
 		return;
 	}
-	for (i = 0; i < op->doc_digest_len; i++)
-		snprintf(hex + 2 * i, 3, "%02x", op->doc_digest[i]);
-	res = json_pack("{s:s, s:s, s:s, s:s, s:I}", "signature", enc,
-	    "format", op->pem ? "pem" : "der",
-	    "digest", cades_digest_name(op->digest), "document_digest", hex,
-	    "document_size", (json_int_t)op->size);
-	free(enc);
-	log_info("signed %llu bytes (%s %s) with token %s for uid %u pid %d",
-	    (unsigned long long)op->size, cades_digest_name(op->digest), hex,
-	    op->serial, (unsigned)c->peer.uid, (int)c->peer.pid);
-	call_result(c, res);
+	op->cur++;
+	sign_next(op);
 }
 
-/* The document is digested: prepare the signed attributes and sign. */
+/* The current document is digested: prepare the attributes and sign. */
 static void
 sign_send(struct sign_op *op)
 {
 	struct call *c = op->call;
+	struct sign_doc *d = &op->docs[op->cur];
 	struct buf req;
 	int err;
 
-	if (EVP_DigestFinal_ex(op->md, op->doc_digest, &op->doc_digest_len) != 1) {
-		sign_fail_oom(op);
+	if (EVP_DigestFinal_ex(op->md, d->digest, &d->digest_len) != 1) {
+		sign_oom(op);
 		return;
 	}
-	err = cades_prepare(&op->prep, op->cert, op->digest, op->doc_digest,
-	    op->doc_digest_len, time(NULL));
+	err = cades_prepare(&op->prep, op->cert, op->digest, d->digest,
+	    d->digest_len, time(NULL));
 	if (err == SIGNET_ERR_UNSUPPORTED) {
 		call_error(c, SIGNET_E_INVALID_PARAMS, SIGNET_R_UNSUPPORTED_KEY,
 		    "the certificate's key type cannot sign here", NULL);
 		return;
 	}
 	if (err != 0) {
-		sign_fail_oom(op);
+		sign_oom(op);
 		return;
 	}
 	op->prepared = true;
@@ -185,117 +248,17 @@ sign_send(struct sign_op *op)
 }
 
 static void
-sign_read_failed(struct sign_op *op, const char *why)
+sign_read_done(void *arg, int err, const char *why)
 {
-	loop_unwatch(op->watch);
-	op->watch = NULL;
-	loop_task_cancel(op->task);
-	op->task = NULL;
-	call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why, NULL);
-}
+	struct sign_op *op = arg;
 
-/* Reads one chunk; returns true while there is more to read. */
-static bool
-sign_read_chunk(struct sign_op *op)
-{
-	ssize_t n;
-
-	if (call_gone(op->call)) {
-		sign_read_failed(op, "client went away");
-		return false;
-	}
-	if (op->kind == FD_STREAM_SOCKET)
-		n = recv(op->fd, op->chunk, SIGN_READ_CHUNK, MSG_DONTWAIT);
-	else
-		n = read(op->fd, op->chunk, SIGN_READ_CHUNK);
-	if (n < 0) {
-		if (errno == EINTR || errno == EAGAIN)
-			return true;
-		sign_read_failed(op, "reading the document failed");
-		return false;
-	}
-	if (n == 0) {
-		loop_unwatch(op->watch);
-		op->watch = NULL;
-		op->task = NULL; /* the loop drops a task that returns false */
-		close(op->fd);
-		op->fd = -1;
-		sign_send(op);
-		return false;
-	}
-	op->size += (uint64_t)n;
-	if (EVP_DigestUpdate(op->md, op->chunk, (size_t)n) != 1) {
-		sign_read_failed(op, "digest failed");
-		return false;
-	}
-	return true;
-}
-
-/* op may be freed when this returns false: do not touch it then. */
-static bool
-sign_file_task(void *arg)
-{
-	return sign_read_chunk(arg);
-}
-
-static void
-sign_stream_ready(void *arg, uint32_t events)
-{
-	(void)events;
-	(void)sign_read_chunk(arg);
-}
-
-/*
- * Reads the passed descriptor without ever blocking the loop: a regular
- * file is read a chunk per turn; a pipe is reopened non-blocking through
- * /proc (its flags are shared with the client, so we must not change
- * them) and watched; a socket is read with MSG_DONTWAIT and watched.
- */
-static void
-sign_start_fd(struct sign_op *op, int fd)
-{
-	struct stat st;
-	char path[64];
-	int flags, nfd;
-
-	op->fd = fd;
-	if (fstat(fd, &st) != 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
-	    (flags & O_ACCMODE) == O_WRONLY) {
-		call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR,
-		    "the descriptor is not open for reading", NULL);
+	op->reader = NULL;
+	if (err != 0) {
+		call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why,
+		    doc_data(op, NULL));
 		return;
 	}
-	if ((op->chunk = malloc(SIGN_READ_CHUNK)) == NULL) {
-		sign_fail_oom(op);
-		return;
-	}
-	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-		op->kind = FD_FILE;
-		if ((op->task = loop_task(op->call->agent->loop, sign_file_task, op)) == NULL)
-			sign_fail_oom(op);
-		return;
-	}
-	if (S_ISFIFO(st.st_mode)) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if ((nfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-			call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR,
-			    "cannot read the pipe", NULL);
-			return;
-		}
-		close(fd);
-		op->fd = nfd;
-		op->kind = FD_STREAM_PIPE;
-	} else if (S_ISSOCK(st.st_mode)) {
-		op->kind = FD_STREAM_SOCKET;
-	} else {
-		call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR,
-		    "pass a regular file, a pipe or a socket", NULL);
-		return;
-	}
-	op->watch = loop_watch(op->call->agent->loop, op->fd, EPOLLIN,
-	    sign_stream_ready, op);
-	if (op->watch == NULL)
-		sign_fail_oom(op);
+	sign_send(op);
 }
 
 static void
@@ -303,39 +266,57 @@ sign_hash_data(void *arg, const uint8_t *p, size_t n)
 {
 	struct sign_op *op = arg;
 
-	op->size += n;
+	op->docs[op->cur].size += n;
 	(void)EVP_DigestUpdate(op->md, p, n);
 }
 
-/* The certificate is known: digest the document. */
+/* Digests the next document, or answers when all are signed. */
 static void
-sign_digest(struct sign_op *op, json_t *params)
+sign_next(struct sign_op *op)
 {
-	json_t *data = json_object_get(params, "data");
-	json_int_t idx;
+	struct sign_doc *d;
 	int fd;
 
-	if (data != NULL) {
-		if (b64_decode_stream(json_string_value(data), json_string_length(data),
-		    sign_hash_data, op) != 0) {
+	if (op->cur == op->ndocs) {
+		sign_reply(op);
+		return;
+	}
+	if (call_gone(op->call)) {
+		call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR,
+		    "client went away", NULL);
+		return;
+	}
+	d = &op->docs[op->cur];
+	if (EVP_DigestInit_ex(op->md, cades_digest_md(op->digest), NULL) != 1) {
+		sign_oom(op);
+		return;
+	}
+	if (d->data != NULL) {
+		if (b64_decode_stream(json_string_value(d->data),
+		    json_string_length(d->data), sign_hash_data, op) != 0) {
 			call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_BAD_BASE64,
-			    "data is not valid base64", json_pack("{s:s}", "param", "data"));
+			    "data is not valid base64",
+			    doc_data(op, json_pack("{s:s}", "param", "data")));
 			return;
 		}
 		sign_send(op);
 		return;
 	}
-	idx = json_integer_value(json_object_get(params, "fd"));
-	if (idx < 0 || (fd = call_take_fd(op->call, (unsigned)idx)) < 0) {
+	if ((fd = call_take_fd(op->call, d->fd_index)) < 0) {
 		call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_FD_MISSING,
 		    "the request names a descriptor that was not passed",
-		    json_pack("{s:s}", "param", "fd"));
+		    doc_data(op, json_pack("{s:s}", "param", "fd")));
 		return;
 	}
-	sign_start_fd(op, fd);
+	op->reader = docread_start(op->call->agent->loop, fd, op->md, &d->size,
+	    sign_read_done, op);
 }
 
-/* Returns false and finishes the call when the certificate is unknown. */
+/*
+ * Finds the certificate. With final false, only a current cache may
+ * answer; returns false to ask for a refresh. Returns true when resolved
+ * or when the call was answered (bad selector, not found).
+ */
 static bool
 sign_resolve(struct sign_op *op, bool final)
 {
@@ -343,53 +324,114 @@ sign_resolve(struct sign_op *op, bool final)
 	struct reg_token *t = NULL;
 	struct reg_cert *rc;
 	const char *reason;
-	bool ok = false;
+	bool ok = true;
 
-	if (!final && !snapshot_current(s))
+	if (!final && !snapshot_current(s)) {
+		ok = false;
 		goto out;
-	rc = resolve_cert(op->call, s, op->cert_sel, &t, &reason);
-	if (rc == NULL) {
-		if (reason != NULL && final)
-			call_error(op->call, SIGNET_E_NOT_FOUND, reason,
-			    strcmp(reason, SIGNET_R_CERT_NOT_FOUND) == 0 ?
-			    "no certificate with a key matches" :
-			    "several certificates match", NULL);
-		else if (reason == NULL)
-			ok = true; /* bad_selector: already answered */
+	}
+	if ((rc = resolve_cert(op->call, s, op->cert_sel, &t, &reason)) == NULL) {
+		if (reason == NULL)
+			goto out; /* bad_selector: answered */
+		if (!final) {
+			ok = false; /* perhaps a token inserted since */
+			goto out;
+		}
+		call_error(op->call, SIGNET_E_NOT_FOUND, reason,
+		    strcmp(reason, SIGNET_R_CERT_NOT_FOUND) == 0 ?
+		    "no certificate with a key matches" :
+		    "several certificates match", NULL);
 		goto out;
 	}
 	op->module = t->module;
 	op->serial = strdup(t->serial);
 	op->key_id = malloc(rc->id_len);
 	if (op->serial == NULL || op->key_id == NULL) {
-		sign_fail_oom(op);
-		ok = true;
+		sign_oom(op);
 		goto out;
 	}
 	memcpy(op->key_id, rc->id, rc->id_len);
 	op->key_id_len = rc->id_len;
 	X509_up_ref(rc->x509);
 	op->cert = rc->x509;
-	ok = true;
+	sign_next(op);
 out:
 	snapshot_unref(s);
 	return ok;
 }
 
-struct sign_wait {
-	struct sign_op *op;
-	json_t *params;
-};
-
 static void
 sign_refreshed(void *arg)
 {
-	struct sign_wait *w = arg;
+	(void)sign_resolve(arg, true);
+}
 
-	if (sign_resolve(w->op, true) && !w->op->call->done)
-		sign_digest(w->op, w->params);
-	json_decref(w->params);
-	free(w);
+/* Fills op->docs from params; answers the call and returns false on error. */
+static bool
+sign_parse_docs(struct sign_op *op, json_t *params)
+{
+	json_t *docs = json_object_get(params, "documents"), *one, *data, *fd;
+	const char *key;
+	json_t *v;
+	size_t i;
+	char name[48];
+
+	if ((json_object_get(params, "data") != NULL) +
+	    (json_object_get(params, "fd") != NULL) + (docs != NULL) != 1) {
+		call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_INVALID_PARAMS,
+		    "give exactly one of data, fd and documents",
+		    json_pack("{s:s}", "param", "data"));
+		return false;
+	}
+	if (docs == NULL) {
+		op->ndocs = 1;
+		docs = NULL;
+	} else {
+		op->batch = true;
+		op->ndocs = json_array_size(docs);
+		if (op->ndocs == 0 || op->ndocs > SIGNET_MAX_BATCH) {
+			call_error(op->call, SIGNET_E_INVALID_PARAMS,
+			    SIGNET_R_INVALID_PARAMS, "documents must hold 1 to 256 items",
+			    json_pack("{s:s}", "param", "documents"));
+			return false;
+		}
+	}
+	if ((op->docs = calloc(op->ndocs, sizeof(*op->docs))) == NULL) {
+		sign_oom(op);
+		return false;
+	}
+	for (i = 0; i < op->ndocs; i++) {
+		one = docs == NULL ? params : json_array_get(docs, i);
+		snprintf(name, sizeof(name), "documents[%zu]", i);
+		if (!json_is_object(one))
+			goto bad;
+		if (docs != NULL) {
+			json_object_foreach(one, key, v) {
+				if (strcmp(key, "data") != 0 && strcmp(key, "fd") != 0)
+					goto bad;
+			}
+		}
+		data = json_object_get(one, "data");
+		fd = json_object_get(one, "fd");
+		if ((data != NULL) == (fd != NULL))
+			goto bad;
+		if (data != NULL) {
+			if (!json_is_string(data))
+				goto bad;
+			op->docs[i].data = json_incref(data);
+		} else {
+			if (!json_is_integer(fd) || json_integer_value(fd) < 0 ||
+			    json_integer_value(fd) >= (json_int_t)SIGNET_MAX_FDS_QUEUED)
+				goto bad;
+			op->docs[i].fd_index = (unsigned)json_integer_value(fd);
+		}
+	}
+	return true;
+bad:
+	call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_INVALID_PARAMS,
+	    "each document is an object with one of data (string) or fd (index)",
+	    json_pack("{s:s}", "param", docs == NULL ? "fd" : name));
+	return false;
 }
 
 void
@@ -397,22 +439,15 @@ m_sign(struct call *c, json_t *params)
 {
 	static const struct param_spec spec[] = {
 		{ "cert", JSON_STRING, true }, { "data", JSON_STRING, false },
-		{ "fd", JSON_INTEGER, false }, { "digest", JSON_STRING, false },
-		{ "format", JSON_STRING, false }, { NULL, 0, false } };
+		{ "fd", JSON_INTEGER, false }, { "documents", JSON_ARRAY, false },
+		{ "digest", JSON_STRING, false }, { "format", JSON_STRING, false },
+		{ NULL, 0, false } };
 	struct sign_op *op;
-	struct sign_wait *w;
 	const char *digest, *format;
 	int d;
 
 	if (!params_check(c, params, spec))
 		return;
-	if ((json_object_get(params, "data") != NULL) ==
-	    (json_object_get(params, "fd") != NULL)) {
-		call_error(c, SIGNET_E_INVALID_PARAMS, SIGNET_R_INVALID_PARAMS,
-		    "give exactly one of data and fd",
-		    json_pack("{s:s}", "param", "data"));
-		return;
-	}
 	digest = param_str(params, "digest");
 	if ((d = cades_digest_from_name(digest != NULL ? digest : "sha256")) < 0) {
 		call_error(c, SIGNET_E_INVALID_PARAMS, SIGNET_R_UNSUPPORTED_DIGEST,
@@ -432,28 +467,18 @@ m_sign(struct call *c, json_t *params)
 		return;
 	}
 	op->call = c;
-	op->fd = -1;
 	c->state = op;
 	c->state_free = sign_op_free;
 	op->digest = (enum cades_digest)d;
 	op->pem = format != NULL && strcmp(format, "pem") == 0;
+	if (!sign_parse_docs(op, params))
+		return;
 	if ((op->cert_sel = strdup(param_str(params, "cert"))) == NULL ||
-	    (op->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(op->md, cades_digest_md(op->digest), NULL) != 1) {
-		sign_fail_oom(op);
+	    (op->md = EVP_MD_CTX_new()) == NULL) {
+		sign_oom(op);
 		return;
 	}
 	/* The cached certificates answer at once; otherwise read them. */
-	if (sign_resolve(op, false)) {
-		if (!c->done)
-			sign_digest(op, params);
-		return;
-	}
-	if ((w = malloc(sizeof(*w))) == NULL) {
-		sign_fail_oom(op);
-		return;
-	}
-	w->op = op;
-	w->params = json_incref(params);
-	registry_refresh(c->agent->reg, true, sign_refreshed, w);
+	if (!sign_resolve(op, false))
+		registry_refresh(c->agent->reg, true, sign_refreshed, op);
 }

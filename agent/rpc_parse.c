@@ -3,18 +3,40 @@
 #include "agent/rpc_parse.h"
 #include "signet/protocol.h"
 
-/* Descriptors a request takes: "fd": N names the first N+1 passed. */
 static unsigned
-fds_named(json_t *params)
+fd_index_count(json_t *holder)
 {
-	json_t *fd;
+	json_t *fd = json_object_get(holder, "fd");
 	json_int_t v;
 
-	if (params == NULL || (fd = json_object_get(params, "fd")) == NULL ||
-	    !json_is_integer(fd))
+	if (!json_is_integer(fd))
 		return 0;
 	v = json_integer_value(fd);
 	return v >= 0 && v < (json_int_t)SIGNET_MAX_FDS_QUEUED ? (unsigned)v + 1 : 0;
+}
+
+/* Descriptors a request takes: the highest "fd" index it names, plus one,
+ * in params or in params.documents[]. */
+static unsigned
+fds_named(json_t *params)
+{
+	json_t *docs, *d;
+	size_t i;
+	unsigned n, max;
+
+	if (params == NULL)
+		return 0;
+	max = fd_index_count(params);
+	docs = json_object_get(params, "documents");
+	if (json_is_array(docs)) {
+		json_array_foreach(docs, i, d) {
+			if (i >= SIGNET_MAX_BATCH)
+				break;
+			if ((n = fd_index_count(d)) > max)
+				max = n;
+		}
+	}
+	return max;
 }
 
 static int

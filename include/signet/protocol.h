@@ -13,7 +13,8 @@
 /* Limits. Every peer-supplied length is checked against one of these
  * before the bytes are buffered. */
 #define SIGNET_MAX_LINE        (16u * 1024u * 1024u) /* request line, with '\n' */
-#define SIGNET_MAX_FDS_QUEUED  64u  /* descriptors waiting on one connection */
+#define SIGNET_MAX_FDS_QUEUED  256u /* descriptors waiting on one connection */
+#define SIGNET_MAX_BATCH       256u /* documents in one sign request */
 #define SIGNET_MAX_PIN_LEN     256u
 #define SIGNET_MAX_SELECTOR    1024u
 
