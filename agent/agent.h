@@ -24,10 +24,12 @@
 #define AGENT_MAX_MODULES     16u
 
 struct registry;
+struct events;
 
 struct agent {
 	struct loop *loop;
 	struct registry *reg;
+	struct events *events;
 	uid_t uid;           /* the agent's own uid: allowed peers */
 	int listen_fd;
 	unsigned line_timeout_ms; /* a started line must end within it */
@@ -52,6 +54,7 @@ struct conn {
 	struct call *head, *tail; /* calls in request order */
 	unsigned inflight;
 	bool close_after_flush;
+	bool subscribed;     /* events.subscribe: gets notifications */
 	struct timer *line_timer; /* runs while a partial line waits */
 	unsigned busy;       /* dispatch running: freeing waits */
 	bool dead;           /* free once not busy */
@@ -80,6 +83,8 @@ struct call {
 void conn_accept(struct agent *a, int listen_fd);
 /* At shutdown: closes every connection (calls in flight are orphaned). */
 void conn_close_all(struct agent *a);
+/* Output was queued in conn->out outside a call: write when possible. */
+void conn_want_write(struct conn *conn);
 /* Queues a finished call's reply in order and frees what can go. */
 void conn_call_done(struct call *c);
 
@@ -112,6 +117,7 @@ void m_certs_list(struct call *c, json_t *params);
 void m_token_login(struct call *c, json_t *params);
 void m_token_logout(struct call *c, json_t *params);
 void m_sign(struct call *c, json_t *params);
+void m_events_subscribe(struct call *c, json_t *params);
 
 /*
  * Parameter checking shared by the methods: unknown keys and wrong types

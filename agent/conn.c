@@ -100,6 +100,17 @@ conn_update_watch(struct conn *conn)
 		log_warn("epoll_ctl on a client failed");
 }
 
+void
+conn_want_write(struct conn *conn)
+{
+	if (conn->out.failed) {
+		/* A subscriber that does not read its events. */
+		conn->close_after_flush = true;
+		buf_reset(&conn->out);
+	}
+	conn_update_watch(conn);
+}
+
 /* Returns false when the connection was freed. */
 static bool
 conn_flush(struct conn *conn)

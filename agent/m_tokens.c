@@ -7,6 +7,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "agent/certinfo.h"
+#include "agent/events.h"
 #include "agent/log.h"
 #include "agent/resolve.h"
 #include "agent/selector.h"
@@ -24,6 +25,8 @@ struct tok_op {
 	bool allow_final_try;
 	uint8_t wire_type;        /* P11W_LOGIN or P11W_LOGOUT */
 	char *serial;             /* the resolved token */
+	char *label;
+	struct p11c *module;
 };
 
 static void
@@ -33,6 +36,7 @@ tok_op_free(void *arg)
 
 	free(op->token_sel);
 	free(op->serial);
+	free(op->label);
 	buf_free(&op->pin); /* wipes */
 	free(op);
 }
@@ -189,6 +193,8 @@ auth_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		log_info("token %s %s by uid %u pid %d", op->serial,
 		    login ? "logged in" : "logged out",
 		    (unsigned)c->peer.uid, (int)c->peer.pid);
+		events_login(c->agent->events, op->module, op->serial, op->label,
+		    login, "client");
 		call_result(c, json_pack("{s:s, s:b}", "token", op->serial,
 		    "logged_in", login));
 		return;
@@ -219,7 +225,9 @@ auth_token_known(void *arg)
 
 	if ((t = resolve_token(c, s, op->token_sel)) == NULL)
 		goto out;
-	if ((op->serial = strdup(t->serial)) == NULL) {
+	op->module = t->module;
+	if ((op->serial = strdup(t->serial)) == NULL ||
+	    (op->label = strdup(t->label)) == NULL) {
 		call_error(c, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR,
 		    "out of memory", NULL);
 		goto out;

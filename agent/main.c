@@ -23,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/events.h"
 #include "agent/jsonmem.h"
 #include "agent/log.h"
 #include "agent/registry.h"
@@ -350,6 +351,11 @@ main(int argc, char **argv)
 		log_err("cannot set up the agent");
 		goto out;
 	}
+	if (events_new(&agent.events, &agent) != 0)
+		goto out;
+	registry_set_listener(agent.reg, events_on_snapshot, agent.events);
+	/* Learn the tokens present at start, so events report changes. */
+	events_poke(agent.events);
 	if ((sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		goto out;
 	sc.agent = &agent;
@@ -375,6 +381,7 @@ out:
 		unlink(ls.path);
 	conn_close_all(&agent);
 	registry_free(agent.reg);
+	events_free(agent.events);
 	loop_free(agent.loop);
 	if (sc.fd >= 0)
 		close(sc.fd);

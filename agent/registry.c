@@ -36,7 +36,28 @@ struct registry {
 	struct waiter *next_waiters;
 	bool next_with_certs;
 	bool stopping;
+	registry_change_fn change_fn;
+	void *change_arg;
 };
+
+void
+registry_set_listener(struct registry *r, registry_change_fn fn, void *arg)
+{
+	r->change_fn = fn;
+	r->change_arg = arg;
+}
+
+/* Makes s the current snapshot (taking its reference) and tells. */
+static void
+registry_publish(struct registry *r, struct reg_snapshot *s)
+{
+	struct reg_snapshot *old = r->current;
+
+	r->current = s;
+	if (r->change_fn != NULL)
+		r->change_fn(r->change_arg, old, s);
+	snapshot_unref(old);
+}
 
 /* Per-request context of one helper call in a round. */
 struct round_call {
@@ -46,6 +67,7 @@ struct round_call {
 };
 
 static void round_start(struct registry *r, bool with_certs, struct waiter *w);
+static void carry_certs(struct reg_token *t, struct reg_snapshot *old);
 
 static void
 cert_clear(struct reg_cert *c)
@@ -120,6 +142,48 @@ registry_module(const struct registry *r, size_t i)
 	return i < r->nmodules ? r->modules[i] : NULL;
 }
 
+/* A helper died: its tokens are gone from the current view at once. */
+static void
+registry_module_lost(void *arg, struct p11c *module)
+{
+	struct registry *r = arg;
+	struct reg_snapshot *s, *cur = r->current;
+	size_t i;
+
+	if (r->stopping || (s = calloc(1, sizeof(*s))) == NULL)
+		return;
+	s->refs = 1;
+	s->stale = true;
+	if ((s->tokens = calloc(cur->ntokens ? cur->ntokens : 1, sizeof(*s->tokens))) == NULL) {
+		free(s);
+		return;
+	}
+	for (i = 0; i < cur->ntokens; i++) {
+		struct reg_token *t = &cur->tokens[i], *d;
+
+		if (t->module == module)
+			continue;
+		d = &s->tokens[s->ntokens];
+		memset(d, 0, sizeof(*d));
+		d->module = t->module;
+		d->generation = t->generation;
+		d->flags = t->flags;
+		d->logged_in = t->logged_in;
+		d->serial = strdup(t->serial);
+		d->label = strdup(t->label);
+		d->manufacturer = strdup(t->manufacturer);
+		d->model = strdup(t->model);
+		s->ntokens++;
+		if (d->serial == NULL || d->label == NULL || d->manufacturer == NULL ||
+		    d->model == NULL) {
+			snapshot_unref(s);
+			return;
+		}
+		carry_certs(d, cur);
+	}
+	registry_publish(r, s);
+}
+
 int
 registry_new(struct registry **out, struct loop *l, const char *helper_path,
     char *const *modules, size_t nmodules)
@@ -144,6 +208,7 @@ registry_new(struct registry **out, struct loop *l, const char *helper_path,
 			registry_free(r);
 			return err;
 		}
+		p11c_set_lost_cb(r->modules[i], registry_module_lost, r);
 		r->nmodules++;
 	}
 	*out = r;
@@ -218,8 +283,7 @@ round_finish(struct round *rd)
 		if (!rd->with_certs)
 			for (i = 0; i < s->ntokens; i++)
 				carry_certs(&s->tokens[i], r->current);
-		snapshot_unref(r->current);
-		r->current = s;
+		registry_publish(r, s);
 	} else {
 		for (i = 0; i < rd->ntokens; i++)
 			token_clear(&rd->tokens[i]);

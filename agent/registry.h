@@ -68,6 +68,14 @@ typedef void (*registry_done_fn)(void *arg);
 void registry_refresh(struct registry *r, bool with_certs, registry_done_fn fn,
     void *arg);
 
+/*
+ * Told of every new snapshot (after a refresh, or when a module's helper
+ * was lost and its tokens went with it), with the one it replaced.
+ */
+typedef void (*registry_change_fn)(void *arg, const struct reg_snapshot *old,
+    const struct reg_snapshot *now);
+void registry_set_listener(struct registry *r, registry_change_fn fn, void *arg);
+
 /* The cached state is stale (e.g. a token went away): next use refreshes. */
 void registry_invalidate(struct registry *r);
 

@@ -16,6 +16,7 @@ static const struct method methods[] = {
 	{ SIGNET_M_TOKEN_LOGIN, m_token_login },
 	{ SIGNET_M_TOKEN_LOGOUT, m_token_logout },
 	{ SIGNET_M_SIGN, m_sign },
+	{ SIGNET_M_EVENTS_SUBSCRIBE, m_events_subscribe },
 };
 
 const struct method *

@@ -47,7 +47,16 @@ struct p11c {
 	uint64_t not_before_ms; /* earliest next start */
 	uint32_t backoff_ms;
 	bool stopped;          /* shut down: never start again */
+	p11c_lost_fn lost_fn;
+	void *lost_arg;
 };
+
+void
+p11c_set_lost_cb(struct p11c *c, p11c_lost_fn fn, void *arg)
+{
+	c->lost_fn = fn;
+	c->lost_arg = arg;
+}
 
 static void p11c_lost(struct p11c *c, const char *why);
 
@@ -240,6 +249,7 @@ p11c_lost(struct p11c *c, const char *why)
 {
 	struct pending *list, *p;
 	int status = 0;
+	bool was_running = c->pid > 0 || c->fd >= 0;
 
 	if (c->pid > 0) {
 		kill(c->pid, SIGKILL);
@@ -276,6 +286,8 @@ p11c_lost(struct p11c *c, const char *why)
 		p->fn(p->arg, P11C_LOST, 0, NULL);
 		free(p);
 	}
+	if (was_running && c->lost_fn != NULL && !c->stopped)
+		c->lost_fn(c->lost_arg, c);
 }
 
 static int

@@ -25,6 +25,11 @@ struct p11c;
  */
 typedef void (*p11c_done_fn)(void *arg, int status, uint64_t rv, struct buf *resp);
 
+/* Called after a running helper was lost (its tokens and logins are
+ * gone) and every pending request has failed. */
+typedef void (*p11c_lost_fn)(void *arg, struct p11c *c);
+void p11c_set_lost_cb(struct p11c *c, p11c_lost_fn fn, void *arg);
+
 MUST_CHECK int p11c_new(struct p11c **out, struct loop *l,
     const char *helper_path, const char *module_path);
 /* Closes the helper's socket so it logs out and finalizes the module,

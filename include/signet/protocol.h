@@ -30,6 +30,13 @@
 #define SIGNET_M_TOKEN_LOGIN  "token.login"
 #define SIGNET_M_TOKEN_LOGOUT "token.logout"
 #define SIGNET_M_SIGN         "sign"
+#define SIGNET_M_EVENTS_SUBSCRIBE "events.subscribe"
+
+/* Notifications (no id) sent to subscribed connections. */
+#define SIGNET_N_TOKEN_INSERTED   "token.inserted"
+#define SIGNET_N_TOKEN_REMOVED    "token.removed"
+#define SIGNET_N_TOKEN_LOGGED_IN  "token.logged_in"
+#define SIGNET_N_TOKEN_LOGGED_OUT "token.logged_out"
 
 /* JSON-RPC error codes. The standard ones first, then Signet's range. The
  * code says the class of failure; data.reason (below) says exactly which. */
