@@ -7,7 +7,7 @@ src=${1:?source dir}
 hdr=$src/include/signet/protocol.h
 doc=$src/docs/protocol.md
 fail=0
-for name in $(sed -n 's/^#define SIGNET_[RM]_[A-Z_]* *"\([^"]*\)".*/\1/p' "$hdr"); do
+for name in $(sed -n 's/^#define SIGNET_[RMN]_[A-Z_]* *"\([^"]*\)".*/\1/p' "$hdr"); do
 	if ! grep -q "\`$name\`" "$doc"; then
 		echo "docs/protocol.md does not document \`$name\`" >&2
 		fail=1
@@ -19,7 +19,7 @@ for code in $(sed -n 's/^#define SIGNET_E_[A-Z_]* *(\(-[0-9]*\)).*/\1/p' "$hdr")
 		fail=1
 	fi
 done
-n=$(sed -n 's/^#define SIGNET_[RME]_.*/x/p' "$hdr" | wc -l)
+n=$(sed -n 's/^#define SIGNET_[RMEN]_.*/x/p' "$hdr" | wc -l)
 [ "$n" -gt 30 ] || { echo "parsed only $n definitions from $hdr" >&2; fail=1; }
 [ $fail -eq 0 ] && echo "docs_check: $n protocol names documented"
 exit $fail
