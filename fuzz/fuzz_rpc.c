@@ -3,9 +3,12 @@
  * client writes, cut into lines at '\n' as conn.c does, each through
  * rpc_parse (the JSON-RPC envelope), then the parameter parsers the
  * methods apply to what passed: the strict base64 decoder on sign's
- * "data", and the selector parser on "token" and "cert".
+ * "data" (alone or in each "documents" entry of a batch), and the
+ * selector parser on "token" and "cert".
  *
- * Oracles: the envelope's outcome is one of the documented errors; what
+ * Oracles: the envelope's outcome is one of the documented errors; the
+ * descriptors a request takes are the highest "fd" index it names plus
+ * one; what
  * the base64 decoder accepts encodes back to exactly the same text (it
  * accepts canonical base64 only) and decodes to the length the text
  * implies.
@@ -68,11 +71,46 @@ check_selector(json_t *params, const char *key, bool for_cert)
 	selector_clear(&s);
 }
 
+/* "fd": N in o names N + 1 descriptors, if N is a valid index. */
+static unsigned
+fd_count(json_t *o)
+{
+	json_t *fd = json_object_get(o, "fd");
+	json_int_t v = json_integer_value(fd);
+
+	return json_is_integer(fd) && v >= 0 &&
+	    v < (json_int_t)SIGNET_MAX_FDS_QUEUED ? (unsigned)v + 1 : 0;
+}
+
+/* sign's document parameters: one, or a batch of them in "documents". */
+static unsigned
+check_documents(json_t *params)
+{
+	json_t *docs, *d, *data;
+	unsigned n, want = fd_count(params);
+	size_t i;
+
+	data = json_object_get(params, "data");
+	if (json_is_string(data))
+		check_base64(json_string_value(data), json_string_length(data));
+	docs = json_object_get(params, "documents");
+	json_array_foreach(docs, i, d) {
+		if (i >= SIGNET_MAX_BATCH)
+			break;
+		if ((n = fd_count(d)) > want)
+			want = n;
+		data = json_object_get(d, "data");
+		if (json_is_string(data))
+			check_base64(json_string_value(data),
+			    json_string_length(data));
+	}
+	return want;
+}
+
 static void
 one_line(const char *line, size_t len)
 {
 	struct rpc_request req;
-	json_t *fd, *data;
 	int r;
 
 	r = rpc_parse(&req, line, len);
@@ -92,14 +130,8 @@ one_line(const char *line, size_t len)
 		FUZZ_CHECK(req.id == NULL || json_is_string(req.id) ||
 		    json_is_integer(req.id));
 		FUZZ_CHECK(req.nfds <= SIGNET_MAX_FDS_QUEUED);
-		fd = json_object_get(req.params, "fd");
-		if (req.nfds > 0)
-			FUZZ_CHECK(json_is_integer(fd) &&
-			    json_integer_value(fd) == (json_int_t)req.nfds - 1);
-		data = json_object_get(req.params, "data");
-		if (json_is_string(data))
-			check_base64(json_string_value(data),
-			    json_string_length(data));
+		/* the highest index named, in params or a batch document */
+		FUZZ_CHECK(req.nfds == check_documents(req.params));
 		check_selector(req.params, "token", false);
 		check_selector(req.params, "cert", true);
 	}
