@@ -17,7 +17,8 @@ if(TARGET signetd AND TARGET signet AND TARGET signet-pkcs11-helper)
   # name                 timeout (s)
   set(_signet_it_tests
     sign                 180
-    errors               180)
+    errors               180
+    helper_crash         180)
 
   list(LENGTH _signet_it_tests _n)
   math(EXPR _last "${_n} - 1")
