@@ -17,6 +17,7 @@ packages=(
 	libnss3-tools
 	# scripts and test harness
 	python3 openssl procps ca-certificates util-linux
+	udev systemd dpkg-dev adduser # deploy tests: udevadm, systemd-analyze, dpkg-shlibdeps, postinst
 )
 
 export DEBIAN_FRONTEND=noninteractive
