@@ -11,6 +11,9 @@
 
 const char *cmd_socket;
 
+static void vmsg(const char *, const char *, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 vmsg(const char *sub, const char *reason, const char *fmt, va_list ap)
 {
