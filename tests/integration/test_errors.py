@@ -33,6 +33,7 @@ E_INVALID_PARAMS = -32602
 E_REFUSED = -32001
 E_AUTH = -32002
 E_NOT_FOUND = -32003
+E_IO = -32005
 
 MAX_LINE = 16 * 1024 * 1024
 MAX_FDS_QUEUED = 64
@@ -320,6 +321,33 @@ class ErrorsTest(AgentCase):
             os.close(fd)
         self.assertEqual(r["document_size"], len(b"a document\n"))
 
+    def test_unreadable_descriptor(self):
+        """A descriptor open only for writing, and a directory: the agent
+        cannot read the document from them."""
+        c = self.client()
+        wfd = os.open(os.path.join(self.work, "wo.bin"),
+                      os.O_WRONLY | os.O_CREAT, 0o600)
+        dfd = os.open(self.work, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for fd in (wfd, dfd):
+                r = c.call("sign", {"cert": self.tok.rsa_sha256, "fd": 0},
+                           fds=[fd])
+                expect_error(r, E_IO, "fd_read_error")
+        finally:
+            os.close(wfd)
+            os.close(dfd)
+        self.assertEqual(c.result("agent.info")["protocol"], 1)
+
+    def test_ambiguous_certificate(self):
+        """A URI naming only the token matches both certificates."""
+        c = self.client()
+        for sel in ("pkcs11:serial=" + self.tok.serial,
+                    "pkcs11:serial=%s;type=cert" % self.tok.serial,
+                    "pkcs11:token=" + self.tok.label):
+            with self.subTest(selector=sel):
+                r = c.call("sign", {"cert": sel, "data": "eA=="})
+                expect_error(r, E_NOT_FOUND, "cert_ambiguous")
+
     def test_unsupported_digest(self):
         c = self.client()
         for d in ("md5", "sha1", "SHA-256", "sha3-256", ""):
@@ -494,6 +522,49 @@ class ErrorsTest(AgentCase):
         self.assertEqual(len(replies[7]["result"]["certs"]), 2)
         expect_error(replies[8], E_INVALID_PARAMS, "bad_base64")
         self.assertEqual(replies[9]["result"]["name"], "signetd")
+
+
+class TwoTokensTest(unittest.TestCase):
+    """A second (empty) token in the same store: a login that names no
+    token is ambiguous; naming one works."""
+
+    def setUp(self):
+        self.tok = Token()
+        self.addCleanup(self.tok.cleanup)
+        subprocess.run(["softhsm2-util", "--init-token", "--free",
+                        "--label", "second", "--so-pin", "87654321",
+                        "--pin", "654321"], env=self.tok.env(), check=True,
+                       capture_output=True, timeout=60)
+        self.agent = Agent(token=self.tok)
+        self.addCleanup(self.agent.kill)
+
+    def test_token_ambiguous(self):
+        with Client(self.agent.socket) as c:
+            toks = c.result("tokens.list")["tokens"]
+            self.assertEqual(sorted(t["label"] for t in toks),
+                             ["second", self.tok.label])
+            r = c.call("token.login", {"pin": self.tok.pin})
+            expect_error(r, E_NOT_FOUND, "token_ambiguous")
+            r = c.call("token.logout", {})
+            expect_error(r, E_NOT_FOUND, "token_ambiguous")
+            r = c.result("token.login", {"token": self.tok.serial,
+                                         "pin": self.tok.pin})
+            self.assertEqual(r["token"], self.tok.serial)
+            second = [t for t in toks if t["label"] == "second"][0]
+            r = c.result("token.login", {"token": second["uri"],
+                                         "pin": "654321"})
+            self.assertEqual(r["token"], second["serial"])
+            certs = c.result("certs.list")["certs"]
+            self.assertEqual(sorted(ce["sha256"] for ce in certs),
+                             sorted([self.tok.rsa_sha256,
+                                     self.tok.ec_sha256]))
+            self.assertEqual(c.result("certs.list",
+                                      {"token": second["serial"]}),
+                             {"certs": []})
+            r = c.result("sign", {"cert": self.tok.ec_sha256,
+                                  "data": "eA=="})
+            self.assertEqual(r["document_size"], 1)
+        self.agent.stop()
 
 
 NOBODY_CLIENT = r"""

@@ -24,8 +24,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "lib"))
-from agent import (Agent, Client, Token, expect_error,  # noqa: E402
-                   openssl_verify, signet)
+from agent import (Agent, Client, Token, openssl_verify,  # noqa: E402
+                   signet)
 
 OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 OID_DATA = "1.2.840.113549.1.7.1"
@@ -343,9 +343,11 @@ class SignCase(unittest.TestCase):
                         OID_SIGNING_CERT_V2 in text, what)
 
         # One changed byte (or one more) and the signature must not hold.
-        bad = bytearray(doc) + b"" if doc else bytearray(b"x")
         if doc:
+            bad = bytearray(doc)
             bad[len(bad) // 2] ^= 0x01
+        else:
+            bad = bytearray(b"x")
         bad_path = doc_path + ".tampered"
         with open(bad_path, "wb") as f:
             f.write(bytes(bad))
@@ -508,6 +510,58 @@ class RawSignTest(SignCase):
                         self.check_signature(key, "sha256", doc, doc_path,
                                              self.sig_der(r, "der"), r,
                                              "selector " + sel)
+
+    def test_concurrent_clients(self):
+        """Eight clients sign at once, by descriptor and inline, both keys:
+        every signature is over its own document and verifies."""
+        nclients, per_client = 8, 4
+        docs = {}
+        for i in range(nclients):
+            for j in range(per_client):
+                doc = os.urandom(1000 + 997 * (i * per_client + j))
+                docs[(i, j)] = (doc, self.write("conc-%d-%d.bin" % (i, j),
+                                                doc))
+        results, errors = {}, []
+
+        def run(i):
+            try:
+                with Client(self.agent.socket) as c:
+                    for j in range(per_client):
+                        key = self.keys[(i + j) % 2]
+                        doc, path = docs[(i, j)]
+                        if j % 2:
+                            params = {"cert": key.sha256,
+                                      "data": base64.b64encode(doc).decode()}
+                            fds = []
+                        else:
+                            params = {"cert": key.uri, "fd": 0}
+                            fds = [os.open(path, os.O_RDONLY)]
+                        try:
+                            results[(i, j)] = (key, c.result("sign", params,
+                                                             fds=fds))
+                        finally:
+                            for fd in fds:
+                                os.close(fd)
+            except BaseException as e:
+                errors.append((i, e))
+
+        threads = [threading.Thread(target=run, args=(i,), daemon=True)
+                   for i in range(nclients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), nclients * per_client)
+        for (i, j), (key, r) in sorted(results.items(), key=lambda kv:
+                                       kv[0]):
+            doc, path = docs[(i, j)]
+            self.assertEqual(r["document_digest"],
+                             hashlib.sha256(doc).hexdigest(), (i, j))
+            sig = path + ".sig"
+            with open(sig, "wb") as f:
+                f.write(base64.b64decode(r["signature"]))
+            self.assertTrue(openssl_verify(sig, path, self.tok.ca), (i, j))
 
     def test_certs_list_fields(self):
         with Client(self.agent.socket) as c:
