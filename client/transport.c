@@ -30,41 +30,52 @@ conn_fail(struct signet_error *err, int status, int code, const char *reason,
 	return status;
 }
 
+/* The most descriptors one sendmsg carries (the kernel's SCM_MAX_FD). */
+#define SEND_FDS_MAX 253u
+
 /*
- * Writes all of line; the descriptors ride on the first sendmsg, which
- * carries at least the line's first byte (the kernel never splits the
- * ancillary data from it). Returns 0 or an errno value.
+ * Writes all of line. The descriptors ride on the first bytes: each
+ * sendmsg carries up to SEND_FDS_MAX of them attached to its first byte
+ * (the kernel never splits ancillary data from it); while more remain, a
+ * message sends just that one byte, so the next batch gets the next byte
+ * (docs/protocol.md, "Passing documents by descriptor"). Returns 0 or an
+ * errno value.
  */
 static int
 send_line(int fd, const char *line, size_t len, const int *fds, size_t nfds)
 {
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * SIGNET_CLIENT_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * SEND_FDS_MAX)];
 	} cbuf;
-	size_t off = 0;
+	size_t off = 0, fsent = 0;
 
+	if ((nfds + SEND_FDS_MAX - 1) / SEND_FDS_MAX > len)
+		return EINVAL; /* not enough bytes to carry them */
 	while (off < len) {
+		size_t batch = nfds - fsent;
 		struct msghdr msg;
 		struct iovec iov;
 		ssize_t n;
 
+		if (batch > SEND_FDS_MAX)
+			batch = SEND_FDS_MAX;
 		memset(&msg, 0, sizeof(msg));
 		iov.iov_base = (void *)(line + off);
-		iov.iov_len = len - off;
+		iov.iov_len = batch > 0 && fsent + batch < nfds ? 1 : len - off;
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		if (off == 0 && nfds > 0) {
+		if (batch > 0) {
 			struct cmsghdr *cm;
 
 			memset(&cbuf, 0, sizeof(cbuf));
 			msg.msg_control = cbuf.buf;
-			msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+			msg.msg_controllen = CMSG_SPACE(sizeof(int) * batch);
 			cm = CMSG_FIRSTHDR(&msg);
 			cm->cmsg_level = SOL_SOCKET;
 			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * batch);
+			memcpy(CMSG_DATA(cm), fds + fsent, sizeof(int) * batch);
 		}
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (n < 0) {
@@ -78,6 +89,8 @@ send_line(int fd, const char *line, size_t len, const int *fds, size_t nfds)
 			}
 			return errno;
 		}
+		/* Any byte sent took the whole batch with it. */
+		fsent += batch;
 		off += (size_t)n;
 	}
 	return 0;

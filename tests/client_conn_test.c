@@ -183,6 +183,44 @@ test_fds(void)
 	close(fd[1]);
 }
 
+/* More descriptors than one sendmsg carries: they go in batches of 253,
+ * in order, all with the one request. */
+static void
+test_many_fds(void)
+{
+	static const char *const replies[] = { OK_RESULT("{}"), NULL };
+	struct signet_error err = { 0 };
+	struct fakeagent fa;
+	struct signet_conn *c;
+	json_t *res = NULL, *log, *fds;
+	int fd[SIGNET_CLIENT_MAX_FDS];
+	char text[32];
+	size_t i;
+
+	CHECK(SIGNET_CLIENT_MAX_FDS > 253);
+	for (i = 0; i < SIGNET_CLIENT_MAX_FDS; i++) {
+		snprintf(text, sizeof(text), "document %zu", i);
+		fd[i] = memfd_with(text);
+	}
+	fakeagent_start(&fa, replies);
+	c = connect_to(&fa);
+	CHECK(signet_call(c, "sign", NULL, fd, SIGNET_CLIENT_MAX_FDS, &res,
+	    &err) == 0);
+	json_decref(res);
+	signet_close(c);
+	log = fakeagent_stop(&fa);
+	CHECK(json_array_size(log) == 1);
+	fds = json_object_get(json_array_get(log, 0), "fds");
+	CHECK(json_array_size(fds) == SIGNET_CLIENT_MAX_FDS);
+	for (i = 0; i < SIGNET_CLIENT_MAX_FDS; i++) {
+		snprintf(text, sizeof(text), "document %zu", i);
+		CHECK(strcmp(json_string_value(json_array_get(fds, i)),
+		    text) == 0);
+		close(fd[i]);
+	}
+	json_decref(log);
+}
+
 static void
 test_rpc_errors(void)
 {
@@ -464,6 +502,7 @@ main(void)
 	test_connect_failures();
 	test_calls_and_ids();
 	test_fds();
+	test_many_fds();
 	test_rpc_errors();
 	test_bad_replies();
 	test_buffered_replies();

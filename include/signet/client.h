@@ -99,8 +99,9 @@ SIGNET_API const char *signet_conn_path(const struct signet_conn *conn);
 /*
  * Calls method with params (an object, or NULL for none; borrowed) and
  * nfds open descriptors (the caller keeps and closes them; the agent gets
- * duplicates). They go with the first byte of the request, so params name
- * them by index from 0 ("fd": 0). On success *result holds a new reference
+ * duplicates). They go with the first bytes of the request line (253 per
+ * sendmsg, the kernel's limit), so params name them by index from 0
+ * ("fd": 0), in the order given. On success *result holds a new reference
  * to the result value. On failure *result is NULL and err is filled.
  */
 SIGNET_API SIGNET_MUST_CHECK int signet_call(struct signet_conn *conn,
