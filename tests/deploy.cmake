@@ -8,6 +8,10 @@
 #   deploy_tree           (setup) a private build configured for /usr
 #   deploy_install_files  cmake --install into a stage = expected-files.txt
 #   deploy_units_verify   systemd-analyze verify on the staged units
+#   deploy_sandbox        the staged system units under a private systemd
+#                         (namespaces; containers/CI only): activation,
+#                         READY=1, signet user, no caps, pcscd reachable,
+#                         login + sign + verify, restart on crash
 #   deploy_deb            cpack -G DEB, apt-get install, signetd --version,
 #                         user and group, apt-get purge
 #
@@ -48,6 +52,12 @@ if(NOT SIGNET_SANITIZE AND TARGET signetd)
     COMMAND bash ${_deploy}/units_verify.sh ${CMAKE_SOURCE_DIR} ${_deploy_stage})
   set_tests_properties(deploy_units_verify PROPERTIES
     LABELS "deploy" TIMEOUT 120 FIXTURES_REQUIRED deploy_stage)
+
+  add_test(NAME deploy_sandbox
+    COMMAND bash ${_deploy}/sandbox.sh ${CMAKE_SOURCE_DIR} ${_deploy_stage})
+  set_tests_properties(deploy_sandbox PROPERTIES
+    LABELS "deploy" TIMEOUT 180 FIXTURES_REQUIRED deploy_stage
+    SKIP_RETURN_CODE 77)
 
   # Installs and purges the system's signet package: one at a time, even
   # across build trees (RESOURCE_LOCK holds within one ctest run only).
