@@ -36,7 +36,7 @@ ns=
 cgroups_before=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d 2>/dev/null | sort)
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
-	local init
+	local init left d
 	if [ -n "$ns" ]; then
 		# SIGTERM makes systemd re-execute itself; SIGKILL on the
 		# namespace's init ends every process in it.
@@ -45,12 +45,18 @@ cleanup() {
 		kill -KILL "$ns" 2>/dev/null || true
 		wait "$ns" 2>/dev/null || true
 	fi
-	# The cgroups the private systemd made, and only those.
-	comm -13 <(echo "$cgroups_before") \
-		<(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d 2>/dev/null | sort) |
-		while read -r d; do
+	# The cgroups the private systemd made, and only those; killed
+	# processes leave them a moment later.
+	for _ in $(seq 50); do
+		left=$(comm -13 <(echo "$cgroups_before") \
+			<(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d 2>/dev/null | sort) |
+			grep -E '/(init\.scope|system\.slice)$' || true)
+		[ -n "$left" ] || break
+		for d in $left; do
 			find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
 		done
+		sleep 0.1
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
