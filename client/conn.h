@@ -16,6 +16,7 @@ struct signet_conn {
 	int64_t next_id;  /* ids are 1, 2, 3, ... per connection */
 	char *rbuf;       /* received bytes; [roff, rlen) not yet consumed */
 	size_t rlen, roff, rcap;
+	json_t *notes;    /* notifications not yet taken, oldest first */
 };
 
 #define SIGNET_CLIENT_R_REQUEST_TOO_LONG "request_too_long" /* E_LOCAL */

@@ -126,6 +126,7 @@ signet_close(struct signet_conn *conn)
 		return;
 	if (conn->fd >= 0)
 		(void)close(conn->fd);
+	json_decref(conn->notes);
 	free(conn->rbuf);
 	free(conn->path);
 	free(conn);

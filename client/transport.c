@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client/conn.h"
@@ -117,14 +118,29 @@ close_passed_fds(struct msghdr *msg)
 	}
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* recv_line: no complete line arrived within the time given. */
+#define RECV_TIMEOUT 1
+
 /*
- * Reads until a '\n'. On success *line points at the NUL-terminated line
- * (without '\n') inside conn->rbuf, valid until the next call.
+ * Reads until a '\n', waiting at most timeout_ms (-1: as long as it
+ * takes). On success *line points at the NUL-terminated line (without
+ * '\n') inside conn->rbuf, valid until the next call. A partial line
+ * stays buffered across a timeout.
  */
 static int
-recv_line(struct signet_conn *conn, char **line, size_t *len,
+recv_line(struct signet_conn *conn, int timeout_ms, char **line, size_t *len,
     struct signet_error *err)
 {
+	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	size_t scanned;
 	char *nl = NULL;
 
@@ -141,9 +157,11 @@ recv_line(struct signet_conn *conn, char **line, size_t *len,
 			struct cmsghdr hdr;
 			char buf[CMSG_SPACE(sizeof(int) * 8)];
 		} cbuf;
+		struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
 		struct msghdr msg;
 		struct iovec iov;
 		ssize_t n;
+		int wait;
 
 		if (conn->rlen > scanned && (nl = memchr(conn->rbuf + scanned,
 		    '\n', conn->rlen - scanned)) != NULL)
@@ -167,6 +185,17 @@ recv_line(struct signet_conn *conn, char **line, size_t *len,
 			conn->rbuf = p;
 			conn->rcap = ncap;
 		}
+		/* Also covers a socket someone made non-blocking. */
+		wait = deadline < 0 ? -1 : (int)(deadline > now_ms() ?
+		    deadline - now_ms() : 0);
+		if ((n = poll(&pfd, 1, wait)) == 0)
+			return RECV_TIMEOUT;
+		if (n < 0 && errno != EINTR)
+			return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
+			    SIGNET_CLIENT_R_IO_ERROR, "waiting for %s: %s",
+			    conn->path, strerror(errno));
+		if (n < 0)
+			continue;
 		memset(&msg, 0, sizeof(msg));
 		iov.iov_base = conn->rbuf + conn->rlen;
 		iov.iov_len = conn->rcap - conn->rlen;
@@ -174,15 +203,11 @@ recv_line(struct signet_conn *conn, char **line, size_t *len,
 		msg.msg_iovlen = 1;
 		msg.msg_control = cbuf.buf;
 		msg.msg_controllen = sizeof(cbuf.buf);
-		n = recvmsg(conn->fd, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(conn->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				struct pollfd pfd = { .fd = conn->fd, .events = POLLIN };
-				(void)poll(&pfd, 1, -1);
-				continue;
-			}
 			return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
 			    SIGNET_CLIENT_R_IO_ERROR, "receiving from %s: %s",
 			    conn->path, strerror(errno));
@@ -206,6 +231,60 @@ bad_reply(struct signet_error *err, const char *what)
 {
 	return conn_fail(err, SIGNET_CLIENT_E_PROTOCOL, 0,
 	    SIGNET_CLIENT_R_BAD_REPLY, "malformed reply from agent: %s", what);
+}
+
+/* The next line as a JSON-RPC 2.0 object, or RECV_TIMEOUT. */
+static int
+recv_message(struct signet_conn *conn, int timeout_ms, json_t **msg,
+    struct signet_error *err)
+{
+	json_error_t jerr;
+	json_t *m, *v;
+	char *line = NULL;
+	size_t len = 0;
+	int r;
+
+	*msg = NULL;
+	if ((r = recv_line(conn, timeout_ms, &line, &len, err)) != 0)
+		return r;
+	if ((m = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return bad_reply(err, jerr.text);
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return bad_reply(err, "not an object");
+	}
+	v = json_object_get(m, "jsonrpc");
+	if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0) {
+		json_decref(m);
+		return bad_reply(err, "jsonrpc is not \"2.0\"");
+	}
+	*msg = m;
+	return SIGNET_CLIENT_OK;
+}
+
+/* A notification (events.subscribe): a method and no id. */
+static bool
+is_notification(json_t *m)
+{
+	return json_object_get(m, "id") == NULL &&
+	    json_is_string(json_object_get(m, "method"));
+}
+
+/* Keeps a notification for signet_next_notification; past the cap the
+ * oldest goes, so a client that never reads them stays bounded. */
+static int
+queue_notification(struct signet_conn *conn, json_t *m,
+    struct signet_error *err)
+{
+	if (conn->notes == NULL && (conn->notes = json_array()) == NULL)
+		return conn_fail(err, SIGNET_CLIENT_E_LOCAL, 0,
+		    SIGNET_CLIENT_R_NOMEM, "out of memory");
+	if (json_array_size(conn->notes) >= SIGNET_CLIENT_MAX_NOTIFICATIONS)
+		(void)json_array_remove(conn->notes, 0);
+	if (json_array_append(conn->notes, m) != 0)
+		return conn_fail(err, SIGNET_CLIENT_E_LOCAL, 0,
+		    SIGNET_CLIENT_R_NOMEM, "out of memory");
+	return SIGNET_CLIENT_OK;
 }
 
 /* The error member of a reply into err; always SIGNET_CLIENT_E_RPC on a
@@ -235,50 +314,62 @@ parse_error_obj(json_t *e, struct signet_error *err)
 	return SIGNET_CLIENT_E_RPC;
 }
 
+/* reply answers request id: its result, or its error into err. */
 static int
-parse_reply(const char *line, size_t len, int64_t id, json_t **result,
+check_reply(json_t *reply, int64_t id, json_t **result,
     struct signet_error *err)
 {
-	json_t *reply, *jid, *res, *e;
-	json_error_t jerr;
-	int r;
+	json_t *jid = json_object_get(reply, "id");
+	json_t *res = json_object_get(reply, "result");
+	json_t *e = json_object_get(reply, "error");
 
-	if ((reply = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL)
-		return bad_reply(err, jerr.text);
-	jid = json_object_get(reply, "id");
-	res = json_object_get(reply, "result");
-	e = json_object_get(reply, "error");
-	if (!json_is_object(reply)) {
-		r = bad_reply(err, "not an object");
-		goto out;
-	}
-	if (!json_is_string(json_object_get(reply, "jsonrpc")) ||
-	    strcmp(json_string_value(json_object_get(reply, "jsonrpc")),
-	    "2.0") != 0) {
-		r = bad_reply(err, "jsonrpc is not \"2.0\"");
-		goto out;
-	}
-	if ((res == NULL) == (e == NULL)) {
-		r = bad_reply(err, "not exactly one of result and error");
-		goto out;
-	}
+	if ((res == NULL) == (e == NULL))
+		return bad_reply(err, "not exactly one of result and error");
 	/* An error the agent could not tie to a request (parse_error,
 	 * peer_refused) carries id null; it is still the answer to ours,
 	 * since we have only one request outstanding. */
 	if (!(json_is_integer(jid) && json_integer_value(jid) == id) &&
-	    !(e != NULL && json_is_null(jid))) {
-		r = bad_reply(err, "id does not match the request");
-		goto out;
-	}
-	if (e != NULL) {
-		r = parse_error_obj(e, err);
-		goto out;
-	}
+	    !(e != NULL && json_is_null(jid)))
+		return bad_reply(err, "id does not match the request");
+	if (e != NULL)
+		return parse_error_obj(e, err);
 	*result = json_incref(res);
-	r = SIGNET_CLIENT_OK;
- out:
-	json_decref(reply);
+	return SIGNET_CLIENT_OK;
+}
+
+/* Reads up to the reply to request id, queueing notifications met on
+ * the way. */
+static int
+await_reply(struct signet_conn *conn, int64_t id, json_t **result,
+    struct signet_error *err)
+{
+	json_t *m;
+	int r;
+
+	for (;;) {
+		if ((r = recv_message(conn, -1, &m, err)) != 0)
+			return r;
+		if (!is_notification(m))
+			break;
+		r = queue_notification(conn, m, err);
+		json_decref(m);
+		if (r != 0)
+			return r;
+	}
+	r = check_reply(m, id, result, err);
+	json_decref(m);
+	return r;
+}
+
+/* A transport or framing failure leaves the stream out of step. */
+static int
+maybe_break(struct signet_conn *conn, int r)
+{
+	if ((r == SIGNET_CLIENT_E_TRANSPORT || r == SIGNET_CLIENT_E_PROTOCOL) &&
+	    conn->fd >= 0) {
+		(void)close(conn->fd);
+		conn->fd = -1;
+	}
 	return r;
 }
 
@@ -287,39 +378,65 @@ conn_roundtrip(struct signet_conn *conn, const char *line, size_t len,
     int64_t id, const int *fds, size_t nfds, json_t **result,
     struct signet_error *err)
 {
-	char *rline;
-	size_t rlen;
-	int r, serr;
+	int serr;
 
 	*result = NULL;
 	if (conn->fd < 0)
 		return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
 		    SIGNET_CLIENT_R_CLOSED, "connection is no longer usable");
-	if ((serr = send_line(conn->fd, line, len, fds, nfds)) != 0) {
-		/* The agent may have answered and closed before reading us
-		 * (peer_refused): that answer says more than EPIPE. */
-		if (serr != EPIPE && serr != ECONNRESET)
-			goto broken;
-		if (recv_line(conn, &rline, &rlen, NULL) != 0)
-			goto broken;
-		r = parse_reply(rline, rlen, id, result, err);
-		goto done;
+	if ((serr = send_line(conn->fd, line, len, fds, nfds)) == 0)
+		return maybe_break(conn, await_reply(conn, id, result, err));
+	/* The agent may have answered and closed before reading us
+	 * (peer_refused): that answer says more than EPIPE. */
+	if (serr == EPIPE || serr == ECONNRESET) {
+		struct signet_error tmp = { 0 };
+		int r = await_reply(conn, id, result, &tmp);
+
+		if (r == SIGNET_CLIENT_OK || r == SIGNET_CLIENT_E_RPC) {
+			if (err != NULL)
+				*err = tmp;
+			else
+				signet_error_clear(&tmp);
+			return r;
+		}
+		signet_error_clear(&tmp);
 	}
-	if ((r = recv_line(conn, &rline, &rlen, err)) != 0)
-		goto done;
-	r = parse_reply(rline, rlen, id, result, err);
- done:
-	/* A transport or framing failure leaves the stream out of step. */
-	if (r == SIGNET_CLIENT_E_TRANSPORT || r == SIGNET_CLIENT_E_PROTOCOL) {
-		(void)close(conn->fd);
-		conn->fd = -1;
-	}
-	return r;
- broken:
-	(void)close(conn->fd);
-	conn->fd = -1;
+	(void)maybe_break(conn, SIGNET_CLIENT_E_TRANSPORT);
 	return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
 	    serr == EPIPE || serr == ECONNRESET ? SIGNET_CLIENT_R_CLOSED :
 	    SIGNET_CLIENT_R_IO_ERROR, "sending to %s: %s", conn->path,
 	    strerror(serr));
+}
+
+int
+signet_next_notification(struct signet_conn *conn, int timeout_ms,
+    json_t **notification, struct signet_error *err)
+{
+	json_t *m;
+	int r;
+
+	if (notification != NULL)
+		*notification = NULL;
+	if (conn == NULL || notification == NULL)
+		return conn_fail(err, SIGNET_CLIENT_E_LOCAL, 0,
+		    SIGNET_CLIENT_R_INVALID_ARG, "invalid argument");
+	if (json_array_size(conn->notes) > 0) {
+		*notification = json_incref(json_array_get(conn->notes, 0));
+		(void)json_array_remove(conn->notes, 0);
+		return SIGNET_CLIENT_OK;
+	}
+	if (conn->fd < 0)
+		return conn_fail(err, SIGNET_CLIENT_E_TRANSPORT, 0,
+		    SIGNET_CLIENT_R_CLOSED, "connection is no longer usable");
+	if ((r = recv_message(conn, timeout_ms, &m, err)) == RECV_TIMEOUT)
+		return SIGNET_CLIENT_OK;
+	if (r != 0)
+		return maybe_break(conn, r);
+	if (!is_notification(m)) {
+		json_decref(m);
+		return maybe_break(conn, bad_reply(err,
+		    "a reply with no request outstanding"));
+	}
+	*notification = m;
+	return SIGNET_CLIENT_OK;
 }

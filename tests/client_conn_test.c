@@ -367,6 +367,110 @@ test_buffered_replies(void)
 	json_decref(log);
 }
 
+#define NOTE(n) "{\"jsonrpc\":\"2.0\",\"method\":\"token.inserted\"," \
+	"\"params\":{\"serial\":\"" n "\",\"reason\":\"inserted\"}}\n"
+
+static void
+expect_note(struct signet_conn *c, const char *serial)
+{
+	struct signet_error err = { 0 };
+	json_t *n = NULL;
+
+	CHECK(signet_next_notification(c, 5000, &n, &err) == 0);
+	CHECK(n != NULL);
+	CHECK(strcmp(json_string_value(json_object_get(n, "method")),
+	    "token.inserted") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(n,
+	    "params"), "serial")), serial) == 0);
+	json_decref(n);
+}
+
+/* Notifications between replies are kept, in order, for
+ * signet_next_notification; one after a reply waits in the buffer. */
+static void
+test_notifications(void)
+{
+	static const char *const replies[] = {
+		"RAW:" NOTE("A") NOTE("B")
+		    "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":"
+		    "{\"subscribed\":true}}\n" NOTE("C"),
+		"RAW:" NOTE("D") "{\"jsonrpc\":\"2.0\",\"id\":2,"
+		    "\"result\":1}\n",
+		"RAW:{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":2}\n"
+		    "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}}\n",
+		NULL,
+	};
+	struct signet_error err = { 0 };
+	struct fakeagent fa;
+	struct signet_conn *c;
+	json_t *res = NULL, *n = (json_t *)1;
+
+	fakeagent_start(&fa, replies);
+	c = connect_to(&fa);
+	CHECK(signet_call(c, SIGNET_M_EVENTS_SUBSCRIBE, NULL, NULL, 0, &res,
+	    &err) == 0);
+	CHECK(json_is_true(json_object_get(res, "subscribed")));
+	json_decref(res);
+	expect_note(c, "A");
+	expect_note(c, "B");
+	expect_note(c, "C"); /* read from the buffer, no new data */
+	/* Nothing more: the wait times out with no notification. */
+	CHECK(signet_next_notification(c, 0, &n, &err) == 0 && n == NULL);
+	n = (json_t *)1;
+	CHECK(signet_next_notification(c, 50, &n, &err) == 0 && n == NULL);
+	CHECK(signet_call(c, "x", NULL, NULL, 0, &res, &err) == 0);
+	CHECK(json_integer_value(res) == 1);
+	json_decref(res);
+	expect_note(c, "D");
+	CHECK(signet_call(c, "x", NULL, NULL, 0, &res, &err) == 0);
+	json_decref(res);
+	/* A reply nobody asked for breaks the stream. */
+	CHECK(signet_next_notification(c, 5000, &n, &err) ==
+	    SIGNET_CLIENT_E_PROTOCOL);
+	CHECK(n == NULL);
+	CHECK(strcmp(err.reason, SIGNET_CLIENT_R_BAD_REPLY) == 0);
+	signet_error_clear(&err);
+	CHECK(signet_next_notification(c, 0, &n, &err) ==
+	    SIGNET_CLIENT_E_TRANSPORT);
+	signet_error_clear(&err);
+	signet_close(c);
+	json_decref(fakeagent_stop(&fa));
+}
+
+/* Past the cap, the oldest notifications go. */
+static void
+test_notification_cap(void)
+{
+	size_t total = SIGNET_CLIENT_MAX_NOTIFICATIONS + 5, i, o = 4;
+	const char *replies[] = { NULL, NULL };
+	struct signet_error err = { 0 };
+	struct fakeagent fa;
+	struct signet_conn *c;
+	json_t *res = NULL, *n;
+	char *raw, serial[32];
+
+	CHECK((raw = malloc(total * 120 + 100)) != NULL);
+	memcpy(raw, "RAW:", 4);
+	for (i = 0; i < total; i++) {
+		snprintf(serial, sizeof(serial), "%zu", i);
+		o += (size_t)sprintf(raw + o, NOTE("%s"), serial);
+	}
+	sprintf(raw + o, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":0}\n");
+	replies[0] = raw;
+	fakeagent_start(&fa, replies);
+	c = connect_to(&fa);
+	CHECK(signet_call(c, "x", NULL, NULL, 0, &res, &err) == 0);
+	json_decref(res);
+	for (i = 5; i < total; i++) {
+		snprintf(serial, sizeof(serial), "%zu", i);
+		expect_note(c, serial);
+	}
+	CHECK(signet_next_notification(c, 0, &n, &err) == 0 && n == NULL);
+	signet_close(c);
+	json_decref(fakeagent_stop(&fa));
+	free(raw);
+}
+
 static void
 test_local_errors(void)
 {
@@ -506,6 +610,8 @@ main(void)
 	test_rpc_errors();
 	test_bad_replies();
 	test_buffered_replies();
+	test_notifications();
+	test_notification_cap();
 	test_local_errors();
 	test_login_limits();
 	test_login_params();

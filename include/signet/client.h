@@ -109,6 +109,22 @@ SIGNET_API SIGNET_MUST_CHECK int signet_call(struct signet_conn *conn,
     json_t **result, struct signet_error *err);
 
 /*
+ * Notifications. After events.subscribe (signet_call with
+ * SIGNET_M_EVENTS_SUBSCRIBE), the agent also sends JSON-RPC notifications
+ * ({"jsonrpc":"2.0","method":...,"params":...}, no id). Those that arrive
+ * while signet_call waits for its reply are kept on the connection, at
+ * most SIGNET_CLIENT_MAX_NOTIFICATIONS (past that the oldest are
+ * dropped). signet_next_notification returns the oldest kept one, else
+ * waits up to timeout_ms (-1: no limit, 0: do not wait) for one to
+ * arrive. On success *notification is a new reference to the whole
+ * object, or NULL if the time ran out.
+ */
+#define SIGNET_CLIENT_MAX_NOTIFICATIONS 1024u
+SIGNET_API SIGNET_MUST_CHECK int signet_next_notification(
+    struct signet_conn *conn, int timeout_ms, json_t **notification,
+    struct signet_error *err);
+
+/*
  * token.login without ever copying the PIN into memory the library cannot
  * wipe: the request line is assembled around the PIN in locked memory,
  * sent, and wiped. token may be NULL (the only token), pin NULL for a PIN
