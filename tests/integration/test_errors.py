@@ -24,7 +24,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "lib"))
 from agent import (Agent, Client, Token, expect_error,  # noqa: E402
-                   openssl_verify)
+                   openssl_verify, protocol_limit)
 
 E_PARSE = -32700
 E_INVALID_REQ = -32600
@@ -35,8 +35,10 @@ E_AUTH = -32002
 E_NOT_FOUND = -32003
 E_IO = -32005
 
-MAX_LINE = 16 * 1024 * 1024
-MAX_FDS_QUEUED = 64
+# The limits of the contract (include/signet/protocol.h).
+MAX_LINE = protocol_limit("SIGNET_MAX_LINE")
+MAX_FDS_QUEUED = protocol_limit("SIGNET_MAX_FDS_QUEUED")
+SCM_MAX_FD = 253  # Linux: descriptors in one SCM_RIGHTS message
 
 TOKEN = None
 
@@ -410,15 +412,25 @@ class ErrorsTest(AgentCase):
                          hashlib.sha256(doc).hexdigest())
 
     def test_too_many_descriptors(self):
-        """More than 64 descriptors waiting: the connection is closed."""
+        """One descriptor more than may wait: the connection is closed
+        without an answer; others are served."""
+        self.assertEqual(MAX_LINE, 16 * 1024 * 1024)  # as documented
         c = self.client(timeout=10)
         fds = [os.open(self.doc(), os.O_RDONLY)
                for _ in range(MAX_FDS_QUEUED + 1)]
+        data = line(req(1, "agent.info"))
         try:
+            # All before the request line ends, one byte per message.
+            i = sent = 0
             try:
-                c.send_raw(line(req(1, "agent.info")), fds=fds)
+                while i < len(fds):
+                    batch = fds[i:i + SCM_MAX_FD]
+                    socket.send_fds(c.sock, [data[sent:sent + 1]], batch)
+                    i += len(batch)
+                    sent += 1
+                c.sock.sendall(data[sent:])
             except OSError:
-                pass
+                pass  # closed under us: what we want
         finally:
             for fd in fds:
                 os.close(fd)
@@ -429,6 +441,36 @@ class ErrorsTest(AgentCase):
         self.assertIsNone(r, "answered after %d descriptors: %r"
                           % (len(fds), r))
         self.assert_serving()
+
+    def test_descriptors_at_the_limit(self):
+        """Exactly as many descriptors as may wait are accepted: the
+        request naming the last one signs it."""
+        c = self.client(timeout=30)
+        docs = [self.doc("lim%d.txt" % i, b"document %d\n" % i)
+                for i in range(MAX_FDS_QUEUED)]
+        fds = [os.open(p, os.O_RDONLY) for p in docs]
+        data = line(req(1, "sign", {"cert": self.tok.ec_sha256,
+                                    "fd": MAX_FDS_QUEUED - 1}))
+        try:
+            i = sent = 0
+            while i < len(fds):
+                batch = fds[i:i + SCM_MAX_FD]
+                socket.send_fds(c.sock, [data[sent:sent + 1]], batch)
+                i += len(batch)
+                sent += 1
+            c.sock.sendall(data[sent:])
+        finally:
+            for fd in fds:
+                os.close(fd)
+        r = c.recv()
+        self.assertIn("result", r, r)
+        last = b"document %d\n" % (MAX_FDS_QUEUED - 1)
+        self.assertEqual(r["result"]["document_size"], len(last))
+        self.assertEqual(r["result"]["document_digest"],
+                         hashlib.sha256(last).hexdigest())
+        # Every descriptor went with that request: the queue is empty.
+        r = c.call("sign", {"cert": self.tok.ec_sha256, "fd": 0})
+        expect_error(r, E_INVALID_PARAMS, "fd_missing")
 
     def test_disconnect_mid_line(self):
         for _ in range(3):

@@ -328,6 +328,23 @@ def pem_sha256(pem_path):
     return hashlib.sha256(base64.b64decode("".join(body))).hexdigest()
 
 
+def protocol_limit(name):
+    """A numeric #define of include/signet/protocol.h (the contract), e.g.
+    protocol_limit("SIGNET_MAX_LINE"), so tests follow the header."""
+    import re
+    src = os.environ.get("SIGNET_SOURCE_DIR") or REPO
+    with open(os.path.join(src, "include", "signet", "protocol.h")) as f:
+        text = f.read()
+    m = re.search(r"^#define\s+%s\s+([^/\n]+)" % re.escape(name), text,
+                  re.M)
+    if m is None:
+        raise KeyError(name)
+    expr = re.sub(r"(\d+)[uUlL]+\b", r"\1", m.group(1).strip())
+    if not re.fullmatch(r"[0-9*+() ]+", expr):
+        raise ValueError("%s is not a plain number: %r" % (name, expr))
+    return int(eval(expr, {"__builtins__": {}}))  # digits and * + ( ) only
+
+
 def expect_error(reply, code, reason):
     """Assert reply is a JSON-RPC error with this code and data.reason;
     returns its data object."""
