@@ -15,7 +15,7 @@
  */
 #include <sys/mman.h>
 
-#include "client/cmd_verify.c"
+#include "client/cmd_verify.c" /* NOLINT(bugprone-suspicious-include): its statics */
 
 #include "fuzz/fuzz.h"
 

@@ -5,11 +5,14 @@
 #
 #   1. scripts/install-deps.sh                     (skipped with --no-deps)
 #   2. build-test/: default compiler, -Werror; ctest
-#   3. build-asan/: clang, AddressSanitizer + UBSan, -Werror; ctest
+#   3. scripts/static-analysis.sh: cppcheck, clang-tidy (build-analysis/)
+#   4. build-asan/: clang, AddressSanitizer + UBSan, -Werror; ctest
 #                                                  (skipped with --quick)
+#   5. build-fuzz/: clang, libFuzzer + ASan/UBSan; scripts/fuzz.sh runs
+#      each fuzzer for SIGNET_FUZZ_SECONDS (default 60) (skipped with --quick)
 #
-# Exits non-zero if any build or any test fails. Both test stages run even
-# when the first has failures, so one run shows everything.
+# Exits non-zero if any build, test, analysis or fuzzer fails. The stages
+# after a failure still run, so one run shows everything.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,8 +54,11 @@ cmake --build "$root/build-test" -j "$jobs"
 stage "build-test: ctest"
 (cd "$root/build-test" && ctest "${ctest_args[@]}") || status=1
 
+stage "static analysis: cppcheck, clang-tidy"
+bash "$root/scripts/static-analysis.sh" -B "$root/build-analysis" -j "$jobs" || status=1
+
 if [ "$quick" -eq 1 ]; then
-	[ "$status" -eq 0 ] || echo "test.sh: FAILED (build-test)" >&2
+	[ "$status" -eq 0 ] || echo "test.sh: FAILED (build-test or static analysis)" >&2
 	exit "$status"
 fi
 
@@ -96,7 +102,16 @@ cmake --build "$root/build-asan" -j "$jobs"
 stage "build-asan: ctest (ASAN_OPTIONS=$ASAN_OPTIONS)"
 (cd "$root/build-asan" && ctest "${ctest_args[@]}") || status=1
 
+fuzz_secs=${SIGNET_FUZZ_SECONDS:-60}
+stage "build-fuzz: clang, libFuzzer + address,undefined"
+CC=clang cmake -S "$root" -B "$root/build-fuzz" -DSIGNET_FUZZ=ON \
+	-DSIGNET_SANITIZE=address,undefined
+cmake --build "$root/build-fuzz" -j "$jobs" --target fuzzers
+
+stage "build-fuzz: each fuzzer for ${fuzz_secs}s"
+bash "$root/scripts/fuzz.sh" -t "$fuzz_secs" -B "$root/build-fuzz" || status=1
+
 if [ "$status" -ne 0 ]; then
-	echo "test.sh: FAILED: see the ctest output above" >&2
+	echo "test.sh: FAILED: see the output above" >&2
 fi
 exit "$status"
