@@ -1,6 +1,7 @@
 /*
  * signet sign: one sign request per file, the file passed by descriptor
- * (the agent never opens our paths). A signature file appears complete or
+ * (the agent never opens our paths); or, with --batch, all files in one
+ * all-or-nothing request. A signature file appears complete or
  * not at all: it is written to a temporary file beside it, synced, and
  * renamed over the destination only after the agent's reply was good.
  */
@@ -18,7 +19,7 @@
 #include "client/cmd.h"
 
 #define SIGN_USAGE "signet sign --cert SEL [--digest sha256|sha384|sha512] " \
-	"[--pem] [-o OUT] FILE..."
+	"[--pem] [--batch] [-o OUT] FILE..."
 
 /* The temporary file being written, for the signal handler to remove:
  * an interrupted batch leaves no litter. */
@@ -119,43 +120,137 @@ write_atomic(const char *dest, const void *data, size_t len, mode_t mask)
 
 struct sign_opts {
 	const char *cert, *digest, *out;
-	bool pem;
+	bool pem, batch;
 	mode_t mask;
 };
 
+/* One signature from a reply, ready to write. */
+struct sig_out {
+	uint8_t *der;     /* decoded DER, owned */
+	const void *p;    /* der, or the PEM text inside the reply */
+	size_t len;
+};
+
+static int
+open_doc(const char *file, int *fdp)
+{
+	struct stat st;
+	int fd;
+
+	*fdp = -1;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", file,
+		    strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return SIGNET_EXIT_INTERNAL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
+		    "%s: is a directory", file);
+		(void)close(fd);
+		return SIGNET_EXIT_INTERNAL;
+	}
+	*fdp = fd;
+	return SIGNET_EXIT_OK;
+}
+
+/* The params every sign request has; the caller adds fd or documents. */
+static json_t *
+sign_params(const struct sign_opts *o)
+{
+	return json_pack("{s:s, s:s, s:s}", "cert", o->cert, "digest",
+	    o->digest, "format", o->pem ? "pem" : "der");
+}
+
+/* Checks and decodes one result object of a sign reply. */
+static int
+take_signature(const struct sign_opts *o, const char *file, json_t *res,
+    struct sig_out *s)
+{
+	const char *fmt = o->pem ? "pem" : "der", *sig;
+	json_t *js = json_object_get(res, "signature");
+
+	memset(s, 0, sizeof(*s));
+	if ((sig = json_string_value(js)) == NULL ||
+	    strcmp(jstr(res, "format"), fmt) != 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY, "%s: reply has no "
+		    "%s signature", file, fmt);
+		return SIGNET_EXIT_INTERNAL;
+	}
+	if (o->pem) {
+		s->p = sig;
+		s->len = json_string_length(js);
+	} else {
+		if (signet_b64_decode(sig, json_string_length(js), &s->der,
+		    &s->len) != 0) {
+			cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY,
+			    "%s: signature is not valid base64", file);
+			return SIGNET_EXIT_INTERNAL;
+		}
+		s->p = s->der;
+	}
+	if (s->len == 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY,
+		    "%s: empty signature", file);
+		return SIGNET_EXIT_INTERNAL;
+	}
+	return SIGNET_EXIT_OK;
+}
+
+/* Writes the signature of file where the options say. */
+static int
+store_signature(const struct sign_opts *o, const char *file,
+    const struct sig_out *s)
+{
+	char *dest = NULL;
+
+	if (o->out != NULL && strcmp(o->out, "-") == 0) {
+		if (write_all(STDOUT_FILENO, s->p, s->len) != 0) {
+			cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
+			    "standard output: %s", strerror(errno));
+			return SIGNET_EXIT_INTERNAL;
+		}
+		return SIGNET_EXIT_OK;
+	}
+	if (o->out != NULL)
+		dest = strdup(o->out);
+	else if (asprintf(&dest, "%s.sig", file) < 0)
+		dest = NULL;
+	if (dest == NULL) {
+		cmd_error("sign", SIGNET_CLIENT_R_NOMEM, "out of memory");
+		return SIGNET_EXIT_INTERNAL;
+	}
+	if (write_atomic(dest, s->p, s->len, o->mask) != 0) {
+		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", dest,
+		    strerror(errno));
+		free(dest);
+		return SIGNET_EXIT_INTERNAL;
+	}
+	printf("signed ");
+	cmd_put_text(stdout, file);
+	printf(" -> ");
+	cmd_put_text(stdout, dest);
+	printf("\n");
+	free(dest);
+	return SIGNET_EXIT_OK;
+}
+
+/* One request per file: the file is descriptor 0 of its request. */
 static int
 sign_one(struct signet_conn *conn, const struct sign_opts *o,
     const char *file)
 {
 	struct signet_error err = { 0 };
+	struct sig_out sig = { 0 };
 	json_t *params = NULL, *res = NULL;
-	uint8_t *der = NULL;
-	const char *fmt = o->pem ? "pem" : "der", *sig;
-	char *dest = NULL;
-	const void *out;
-	size_t out_len;
-	struct stat st;
-	int fd, r, c;
+	int fd = -1, r, c;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", file,
-		    strerror(errno));
-		return SIGNET_EXIT_INTERNAL;
-	}
-	if (fstat(fd, &st) != 0) {
-		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", file,
-		    strerror(errno));
-		r = SIGNET_EXIT_INTERNAL;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
-		    "%s: is a directory", file);
-		r = SIGNET_EXIT_INTERNAL;
-		goto out;
-	}
-	if ((params = json_pack("{s:s, s:i, s:s, s:s}", "cert", o->cert,
-	    "fd", 0, "digest", o->digest, "format", fmt)) == NULL) {
+	if ((r = open_doc(file, &fd)) != 0)
+		return r;
+	if ((params = sign_params(o)) == NULL ||
+	    json_object_set_new(params, "fd", json_integer(0)) != 0) {
 		r = cmd_usage_error("sign", SIGN_USAGE,
 		    "certificate selector is not valid UTF-8");
 		goto out;
@@ -165,67 +260,88 @@ sign_one(struct signet_conn *conn, const struct sign_opts *o,
 		r = cmd_fail("sign", file, c, &err);
 		goto out;
 	}
-	if ((sig = json_string_value(json_object_get(res, "signature"))) ==
-	    NULL || strcmp(jstr(res, "format"), fmt) != 0) {
-		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY, "%s: reply has no "
-		    "%s signature", file, fmt);
-		r = SIGNET_EXIT_INTERNAL;
+	if ((r = take_signature(o, file, res, &sig)) != 0)
 		goto out;
-	}
-	if (o->pem) {
-		out = sig;
-		out_len = json_string_length(json_object_get(res, "signature"));
-	} else {
-		if (signet_b64_decode(sig, strlen(sig), &der, &out_len) != 0) {
-			cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY,
-			    "%s: signature is not valid base64", file);
-			r = SIGNET_EXIT_INTERNAL;
-			goto out;
-		}
-		out = der;
-	}
-	if (out_len == 0) {
-		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY,
-		    "%s: empty signature", file);
-		r = SIGNET_EXIT_INTERNAL;
-		goto out;
-	}
-	if (o->out != NULL && strcmp(o->out, "-") == 0) {
-		if (write_all(STDOUT_FILENO, out, out_len) != 0) {
-			cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
-			    "standard output: %s", strerror(errno));
-			r = SIGNET_EXIT_INTERNAL;
-			goto out;
-		}
-		r = SIGNET_EXIT_OK;
-		goto out;
-	}
-	if (o->out != NULL)
-		dest = strdup(o->out);
-	else if (asprintf(&dest, "%s.sig", file) < 0)
-		dest = NULL;
-	if (dest == NULL) {
+	r = store_signature(o, file, &sig);
+ out:
+	if (fd >= 0)
+		(void)close(fd);
+	signet_error_clear(&err);
+	free(sig.der);
+	json_decref(res);
+	json_decref(params);
+	return r;
+}
+
+/*
+ * All files in one request (the agent's batch: one authorization, all or
+ * nothing). Signatures are written only once every one of them is in
+ * hand and well-formed.
+ */
+static int
+sign_batch(struct signet_conn *conn, const struct sign_opts *o,
+    char **files, size_t n)
+{
+	struct signet_error err = { 0 };
+	struct sig_out *sigs = NULL;
+	json_t *params = NULL, *docs, *res = NULL, *results;
+	int *fds = NULL, r, c;
+	size_t i, opened = 0;
+
+	if ((fds = calloc(n, sizeof(*fds))) == NULL ||
+	    (sigs = calloc(n, sizeof(*sigs))) == NULL ||
+	    (params = sign_params(o)) == NULL ||
+	    (docs = json_array()) == NULL ||
+	    json_object_set_new(params, "documents", docs) != 0) {
 		cmd_error("sign", SIGNET_CLIENT_R_NOMEM, "out of memory");
 		r = SIGNET_EXIT_INTERNAL;
 		goto out;
 	}
-	if (write_atomic(dest, out, out_len, o->mask) != 0) {
-		cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s", dest,
-		    strerror(errno));
+	for (i = 0; i < n; i++) {
+		if ((r = open_doc(files[i], &fds[i])) != 0)
+			goto out;
+		opened++;
+		if (json_array_append_new(docs, json_pack("{s:I}", "fd",
+		    (json_int_t)i)) != 0) {
+			cmd_error("sign", SIGNET_CLIENT_R_NOMEM,
+			    "out of memory");
+			r = SIGNET_EXIT_INTERNAL;
+			goto out;
+		}
+	}
+	if ((c = signet_call(conn, SIGNET_M_SIGN, params, fds, n, &res,
+	    &err)) != 0) {
+		/* data.document names the document that failed. */
+		json_t *d = json_object_get(err.data, "document");
+		json_int_t k = json_is_integer(d) ? json_integer_value(d) : -1;
+
+		r = cmd_fail("sign", k >= 0 && (size_t)k < n ? files[k] : NULL,
+		    c, &err);
+		goto out;
+	}
+	results = json_object_get(res, "results");
+	if (json_array_size(results) != n) {
+		cmd_error("sign", SIGNET_CLIENT_R_BAD_REPLY, "reply has %zu "
+		    "results for %zu documents", json_array_size(results), n);
 		r = SIGNET_EXIT_INTERNAL;
 		goto out;
 	}
-	printf("signed ");
-	cmd_put_text(stdout, file);
-	printf(" -> ");
-	cmd_put_text(stdout, dest);
-	printf("\n");
+	for (i = 0; i < n; i++)
+		if ((r = take_signature(o, files[i],
+		    json_array_get(results, i), &sigs[i])) != 0)
+			goto out;
+	for (i = 0; i < n; i++)
+		if ((r = store_signature(o, files[i], &sigs[i])) != 0)
+			goto out;
 	r = SIGNET_EXIT_OK;
  out:
-	(void)close(fd);
+	for (i = 0; i < opened; i++)
+		(void)close(fds[i]);
+	for (i = 0; sigs != NULL && i < n; i++)
+		free(sigs[i].der);
 	signet_error_clear(&err);
-	free(dest);
-	free(der);
+	free(sigs);
+	free(fds);
 	json_decref(res);
 	json_decref(params);
 	return r;
@@ -239,6 +355,7 @@ sign_main(int argc, char **argv)
 		{ "digest", required_argument, NULL, 'd' },
 		{ "pem", no_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "batch", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -261,6 +378,9 @@ sign_main(int argc, char **argv)
 		case 'o':
 			o.out = optarg;
 			break;
+		case 'b':
+			o.batch = true;
+			break;
 		case 'h':
 			printf("usage: %s\n", SIGN_USAGE);
 			return SIGNET_EXIT_OK;
@@ -280,6 +400,9 @@ sign_main(int argc, char **argv)
 	if (o.out != NULL && argc - optind > 1)
 		return cmd_usage_error("sign", SIGN_USAGE,
 		    "-o works with a single file only");
+	if (o.batch && (size_t)(argc - optind) > SIGNET_MAX_BATCH)
+		return cmd_usage_error("sign", SIGN_USAGE,
+		    "a batch holds at most %u files", SIGNET_MAX_BATCH);
 	if (o.out != NULL && o.out[0] == '\0')
 		return cmd_usage_error("sign", SIGN_USAGE, "-o needs a path");
 	o.mask = umask(0);
@@ -287,9 +410,12 @@ sign_main(int argc, char **argv)
 	sign_catch_signals();
 	if ((r = cmd_connect("sign", &conn)) != 0)
 		goto out;
-	for (i = optind; i < argc; i++)
-		if ((r = sign_one(conn, &o, argv[i])) != 0)
-			break;
+	if (o.batch)
+		r = sign_batch(conn, &o, argv + optind, (size_t)(argc - optind));
+	else
+		for (i = optind; i < argc; i++)
+			if ((r = sign_one(conn, &o, argv[i])) != 0)
+				break;
  out:
 	signet_close(conn);
 	return r;

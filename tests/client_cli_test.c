@@ -490,6 +490,94 @@ test_sign_local_errors(void)
 	json_decref(log);
 }
 
+#define SIG_RES(sig) "{\"signature\":\"" sig "\",\"format\":\"der\"}"
+
+static void
+test_sign_batch(void)
+{
+	static const char *const ok[] = {
+		RESULT("{\"results\":[" SIG_RES(SIG_B64) "," SIG_RES("QQ==") ","
+		    SIG_RES("QkI=") "]}"),
+		NULL,
+	};
+	static const char *const failed[] = {
+		"{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":"
+		    "\"cannot read the document\",\"data\":{\"reason\":"
+		    "\"fd_read_error\",\"document\":1}}}",
+		NULL,
+	};
+	static const char *const short_reply[] = {
+		RESULT("{\"results\":[" SIG_RES(SIG_B64) "," SIG_RES("QQ==") "]}"),
+		NULL,
+	};
+	static const char *const bad_third[] = {
+		RESULT("{\"results\":[" SIG_RES(SIG_B64) "," SIG_RES("QQ==") ","
+		    SIG_RES("Q") "]}"),
+		NULL,
+	};
+	static const char *const args[] = {
+		"sign", "--batch", "--cert", "x", "a.txt", "b.txt", "c.txt", NULL,
+	};
+	static const char *const all[] = {
+		"a.txt", "b.txt", "c.txt", "a.txt.sig", "b.txt.sig", "c.txt.sig",
+		NULL,
+	};
+	static const char *const none[] = { "a.txt", "b.txt", "c.txt", NULL };
+	struct run r;
+	json_t *log, *docs, *fds;
+	size_t i;
+
+	new_work();
+	spit("a.txt", "A");
+	spit("b.txt", "B");
+	spit("c.txt", "C");
+	log = run_with_agent(&r, ok, NULL, args);
+	expect_status(&r, 0);
+	CHECK(strcmp(r.out, "signed a.txt -> a.txt.sig\n"
+	    "signed b.txt -> b.txt.sig\nsigned c.txt -> c.txt.sig\n") == 0);
+	expect_dir(all);
+	expect_file("a.txt.sig", sig_bytes, sizeof(sig_bytes));
+	expect_file("b.txt.sig", "A", 1);
+	expect_file("c.txt.sig", "BB", 2);
+	CHECK(json_array_size(log) == 1);
+	CHECK(json_object_get(json_object_get(req(log, 0), "params"), "fd") ==
+	    NULL);
+	docs = json_object_get(json_object_get(req(log, 0), "params"),
+	    "documents");
+	fds = json_object_get(json_array_get(log, 0), "fds");
+	CHECK(json_array_size(docs) == 3 && json_array_size(fds) == 3);
+	for (i = 0; i < 3; i++) {
+		char want[2] = { (char)('A' + i), '\0' };
+
+		CHECK(json_integer_value(json_object_get(json_array_get(docs,
+		    i), "fd")) == (json_int_t)i);
+		CHECK(strcmp(json_string_value(json_array_get(fds, i)),
+		    want) == 0);
+	}
+	json_decref(log);
+
+	/* All or nothing: no signature file unless every one came. */
+	new_work();
+	spit("a.txt", "A");
+	spit("b.txt", "B");
+	spit("c.txt", "C");
+	json_decref(run_with_agent(&r, failed, NULL, args));
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: sign: b.txt: cannot read the document "
+	    "(fd_read_error)\n");
+	expect_dir(none);
+	json_decref(run_with_agent(&r, short_reply, NULL, args));
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: sign: reply has 2 results for 3 documents "
+	    "(bad_reply)\n");
+	expect_dir(none);
+	json_decref(run_with_agent(&r, bad_third, NULL, args));
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: sign: c.txt: signature is not valid base64 "
+	    "(bad_reply)\n");
+	expect_dir(none);
+}
+
 #define TOKEN(serial, extra) "{\"serial\":\"" serial "\",\"label\":\"user " \
 	serial "\",\"manufacturer\":\"SoftHSM project\",\"model\":" \
 	"\"SoftHSM v2\",\"uri\":\"pkcs11:serial=" serial "\",\"present\":true," \
@@ -833,6 +921,7 @@ main(int argc, char **argv)
 	test_sign_bad_reply("RAW:garbage\n", SIGNET_EXIT_INTERNAL,
 	    "(bad_reply)");
 	test_sign_pem_and_options();
+	test_sign_batch();
 	test_sign_stdout();
 	test_sign_local_errors();
 	test_login_pin_fd();
