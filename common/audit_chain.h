@@ -192,6 +192,51 @@ MUST_CHECK int audit_reader_next(struct audit_reader *r, char **line,
     size_t *len, bool *complete, bool *oversize, uint64_t *offset);
 void audit_reader_close(struct audit_reader *r);
 
+/*
+ * Verification (audit_verify.c): the records of paths (in that order,
+ * relative to dirfd), checked with the officer's key: seq continuity,
+ * the prev chain, and every MAC under k_{seq - start}. from_start: the
+ * first record must be the log's first (a whole directory); else the
+ * check starts at whatever seq the first file starts with.
+ *
+ * Stops at the first bad record, and says why:
+ *   modified   a MAC fails, the chain breaks, or a line is not a record
+ *   deleted    a seq is missing and never comes
+ *   reordered  a seq goes back, or comes before a missing one that does
+ *              come later
+ * A torn line (no newline, not a whole record) at the end of a file,
+ * followed by nothing or by a file whose first record continues the
+ * chain, is what a crash leaves: AUDIT_TRUNCATED, a warning. So is a
+ * last line of the last file that is not a record.
+ */
+enum audit_verdict {
+	AUDIT_INTACT = 0,
+	AUDIT_TRUNCATED,
+	AUDIT_MODIFIED,
+	AUDIT_DELETED,
+	AUDIT_REORDERED,
+};
+
+struct audit_report {
+	enum audit_verdict verdict;
+	const char *file;            /* the first bad record: one of paths */
+	uint64_t line;
+	char why[256];
+	uint64_t records;            /* records that checked */
+	uint64_t first, last;        /* their seqs, when records > 0 */
+	uint64_t torn;               /* torn lines (crashes) seen */
+	const char *torn_file;       /* the first of them */
+	uint64_t torn_line;
+	bool torn_at_end;            /* the log ends with one */
+};
+
+/* 0 with *rep filled; SIGNET_ERR_IO (errno kept, rep->file says which)
+ * or SIGNET_ERR_NOMEM when the files could not be read at all. */
+MUST_CHECK int audit_verify(const struct audit_vkey *k, int dirfd,
+    char *const *paths, size_t n, bool from_start, struct audit_report *rep);
+/* "intact", "truncated tail", "modified", "deleted", "reordered". */
+const char *audit_verdict_name(enum audit_verdict v);
+
 /* $XDG_STATE_HOME/signet/audit, ~/.local/state/signet/audit, or with
  * system /var/lib/signet/audit. malloc'd; NULL without a home. */
 char *audit_default_dir(bool system);
