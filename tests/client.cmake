@@ -28,3 +28,9 @@ add_test(NAME client_verify
   COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/client_verify.sh $<TARGET_FILE:signet>
     ${CMAKE_SOURCE_DIR}/../shared/vectors)
 set_tests_properties(client_verify PROPERTIES LABELS "unit" TIMEOUT 120)
+
+# signet(1) documents every command, option and exit status.
+add_test(NAME client_docs
+  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/client_docs.sh $<TARGET_FILE:signet>
+    ${CMAKE_SOURCE_DIR})
+set_tests_properties(client_docs PROPERTIES LABELS "unit" TIMEOUT 60)
