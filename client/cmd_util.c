@@ -24,8 +24,12 @@ vmsg(const char *sub, const char *reason, const char *fmt, va_list ap)
 	if (sub != NULL)
 		fprintf(stderr, "%s: ", sub);
 	cmd_put_text(stderr, buf);
-	if (reason != NULL)
-		fprintf(stderr, " (%s)", reason);
+	if (reason != NULL) {
+		/* The agent's reason too is text from a peer. */
+		fputs(" (", stderr);
+		cmd_put_text(stderr, reason);
+		fputc(')', stderr);
+	}
 	fputc('\n', stderr);
 }
 

@@ -920,6 +920,9 @@ main(int argc, char **argv)
 	test_sign_bad_reply("CLOSE", SIGNET_EXIT_UNREACHABLE, "(closed)");
 	test_sign_bad_reply("RAW:garbage\n", SIGNET_EXIT_INTERNAL,
 	    "(bad_reply)");
+	/* Text from the agent reaches the terminal without its controls. */
+	test_sign_bad_reply(ERR_REPLY(-32603, "x\\u001b[2J", "boom\\u0007"),
+	    SIGNET_EXIT_INTERNAL, "signet: sign: doc.txt: boom? (x?[2J)\n");
 	test_sign_pem_and_options();
 	test_sign_batch();
 	test_sign_stdout();
