@@ -47,6 +47,12 @@ int cmd_connect(const char *sub, struct signet_conn **conn);
 int cmd_call(const char *sub, struct signet_conn *conn, const char *method,
     json_t *params, json_t **result);
 
+/* cmd_call, then the result's array member key into *arr (borrowed from
+ * *result); a reply without it is a bad reply. 0 or an exit status. */
+int cmd_call_list(const char *sub, struct signet_conn *conn,
+    const char *method, json_t *params, const char *key, json_t **result,
+    json_t **arr);
+
 /* Writes s with control characters (C0, DEL, C1) replaced by '?': text
  * from tokens and certificates must not drive the terminal. */
 void cmd_put_text(FILE *f, const char *s);

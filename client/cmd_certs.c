@@ -58,15 +58,9 @@ certs_main(int argc, char **argv)
 		    "token selector is not valid UTF-8");
 	if ((r = cmd_connect("certs", &conn)) != 0)
 		goto out;
-	if ((r = cmd_call("certs", conn, SIGNET_M_CERTS_LIST, params,
-	    &res)) != 0)
+	if ((r = cmd_call_list("certs", conn, SIGNET_M_CERTS_LIST, params,
+	    "certs", &res, &certs)) != 0)
 		goto out;
-	if (!json_is_array(certs = json_object_get(res, "certs"))) {
-		cmd_error("certs", SIGNET_CLIENT_R_BAD_REPLY,
-		    "reply has no certs array");
-		r = SIGNET_EXIT_INTERNAL;
-		goto out;
-	}
 	if (json) {
 		r = cmd_print_json("certs", certs);
 		goto out;

@@ -218,10 +218,9 @@ login_main(int argc, char **argv)
 		goto out;
 	/* Look first, so that no PIN is asked for a token that cannot
 	 * take it. The agent checks all of this again. */
-	if ((r = cmd_call("login", conn, SIGNET_M_TOKENS_LIST, NULL,
-	    &list)) != 0)
+	if ((r = cmd_call_list("login", conn, SIGNET_M_TOKENS_LIST, NULL,
+	    "tokens", &list, &toks)) != 0)
 		goto out;
-	toks = json_object_get(list, "tokens");
 	tok = find_token(toks, sel, &n);
 	if (sel == NULL && n != 1) {
 		cmd_error("login", n == 0 ? SIGNET_R_TOKEN_NOT_FOUND :

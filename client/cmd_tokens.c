@@ -75,15 +75,9 @@ tokens_main(int argc, char **argv)
 		    "unexpected argument '%s'", argv[optind]);
 	if ((r = cmd_connect("tokens", &conn)) != 0)
 		goto out;
-	if ((r = cmd_call("tokens", conn, SIGNET_M_TOKENS_LIST, NULL,
-	    &res)) != 0)
+	if ((r = cmd_call_list("tokens", conn, SIGNET_M_TOKENS_LIST, NULL,
+	    "tokens", &res, &toks)) != 0)
 		goto out;
-	if (!json_is_array(toks = json_object_get(res, "tokens"))) {
-		cmd_error("tokens", SIGNET_CLIENT_R_BAD_REPLY,
-		    "reply has no tokens array");
-		r = SIGNET_EXIT_INTERNAL;
-		goto out;
-	}
 	if (json) {
 		r = cmd_print_json("tokens", toks);
 		goto out;

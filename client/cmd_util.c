@@ -162,6 +162,24 @@ cmd_call(const char *sub, struct signet_conn *conn, const char *method,
 	return SIGNET_EXIT_OK;
 }
 
+int
+cmd_call_list(const char *sub, struct signet_conn *conn, const char *method,
+    json_t *params, const char *key, json_t **result, json_t **arr)
+{
+	int r;
+
+	*arr = NULL;
+	if ((r = cmd_call(sub, conn, method, params, result)) != 0)
+		return r;
+	if (!json_is_array(*arr = json_object_get(*result, key))) {
+		cmd_error(sub, SIGNET_CLIENT_R_BAD_REPLY, "%s: reply has no %s "
+		    "array", method, key);
+		*arr = NULL;
+		return SIGNET_EXIT_INTERNAL;
+	}
+	return SIGNET_EXIT_OK;
+}
+
 /* Length of the UTF-8 sequence starting with c, 1 for a stray byte. */
 static size_t
 utf8_seqlen(unsigned char c)

@@ -784,6 +784,9 @@ test_tokens_certs_info_logout(void)
 	static const char *const lo_bad[] = {
 		ERR_REPLY(-32003, "token_not_found", "no such token"), NULL,
 	};
+	static const char *const no_array[] = {
+		RESULT("{\"tokens\":{}}"), NULL,
+	};
 	static const char *const a_tokens[] = { "tokens", NULL };
 	static const char *const a_tokens_json[] = { "tokens", "--json", NULL };
 	static const char *const a_certs[] = { "certs", "--token", "A1", NULL };
@@ -842,6 +845,12 @@ test_tokens_certs_info_logout(void)
 	expect_status(&r, 0);
 	CHECK(strcmp(r.out, "A1: logged out\n") == 0);
 	CHECK(strcmp(param_str(log, 0, "token"), "A1") == 0);
+	json_decref(log);
+
+	log = run_with_agent(&r, no_array, NULL, a_tokens);
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: tokens: tokens.list: reply has no tokens array "
+	    "(bad_reply)\n");
 	json_decref(log);
 
 	log = run_with_agent(&r, lo_bad, NULL, a_logout0);
