@@ -16,7 +16,7 @@ log_init(const char *progname, bool debug)
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_v(int prio, const char *fmt, va_list ap)
 {
 	char line[1024];

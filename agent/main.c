@@ -279,7 +279,8 @@ main(int argc, char **argv)
 			if (config_add_module(&cfg, optarg, true) != 0) {
 				fprintf(stderr, "signetd: at most %u modules\n",
 				    AGENT_MAX_MODULES);
-				return EXIT_USAGE;
+				status = EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case 'c':
@@ -294,31 +295,35 @@ main(int argc, char **argv)
 		case 'V':
 			printf("signetd %s (protocol %d)\n", SIGNET_VERSION,
 			    SIGNET_PROTOCOL_VERSION);
-			return 0;
+			status = 0;
+			goto out;
 		case 'h':
 			usage(stdout);
-			return 0;
+			status = 0;
+			goto out;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			status = EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto out;
 	}
 	log_init("signetd", debug);
 	/* The command line wins over the file. */
+	status = EXIT_CONFIG;
 	if (config_file != NULL && config_load(&cfg, config_file) != 0)
-		return EXIT_CONFIG;
+		goto out;
 	if (cfg.nmodules == 0) {
-		if ((m = default_module()) == NULL) {
+		if ((m = default_module()) == NULL)
 			log_err("no PKCS#11 module found: give --module");
-			return EXIT_CONFIG;
-		}
-		if (config_add_module(&cfg, m, false) != 0)
-			return EXIT_CONFIG;
+		if (m == NULL || config_add_module(&cfg, m, false) != 0)
+			goto out;
 	}
+	status = 1;
 	harden();
 	jsonmem_init();
 	signal(SIGPIPE, SIG_IGN);
