@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "client/cmd.h"
+#include "client/cmd_audit.h"
 
 static const struct {
 	const char *name;
@@ -20,6 +21,7 @@ static const struct {
 	{ "logout", logout_main, "Log a token out" },
 	{ "sign",   sign_main,   "Sign files: detached CMS signatures" },
 	{ "verify", verify_main, "Verify a detached CMS signature (no agent)" },
+	{ "audit",  audit_main,  "The audit trail: init, verify, show, find (no agent)" },
 };
 
 static void
