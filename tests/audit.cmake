@@ -22,3 +22,13 @@ target_link_libraries(audit_writer_test PRIVATE audit_agent_testlib
   core_fixtures)
 add_test(NAME audit_writer_test COMMAND audit_writer_test)
 set_tests_properties(audit_writer_test PROPERTIES LABELS "unit" TIMEOUT 120)
+
+# The officer's CLI on logs written by the writer (audit_gen), tampered
+# with by tests/audit/test_cli.py.
+add_executable(audit_gen ${CMAKE_CURRENT_LIST_DIR}/audit_gen.c)
+target_link_libraries(audit_gen PRIVATE audit_agent_testlib)
+find_package(Python3 3.9 COMPONENTS Interpreter REQUIRED)
+add_test(NAME audit_cli
+  COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/audit/test_cli.py
+    $<TARGET_FILE:signet> $<TARGET_FILE:audit_gen>)
+set_tests_properties(audit_cli PROPERTIES LABELS "unit" TIMEOUT 300)
