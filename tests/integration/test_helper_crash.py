@@ -144,6 +144,7 @@ class HelperCrashTest(HelperCase):
             expect_error(r, E_TOKEN, "token_unavailable")
             helper = self.check_recovered(c, helper, "round%d" % round_)
         self.assertIsNone(self.agent.proc.poll())
+        self.agent.stop()  # and it still shuts down cleanly (exit 0)
 
     def kill_during(self, c, request, helper):
         """Freeze the helper, send request, kill the helper: the reply."""
@@ -172,6 +173,7 @@ class HelperCrashTest(HelperCase):
         self.assertEqual(r.get("id"), 1, r)
         expect_error(r, E_TOKEN, "token_unavailable")
         self.check_recovered(c, helper, "first-sign")
+        self.agent.stop()
 
     def logged_in_warm(self):
         c = Client(self.agent.socket, timeout=20)
@@ -190,6 +192,7 @@ class HelperCrashTest(HelperCase):
         self.assertEqual(r.get("id"), "out", r)
         expect_error(r, E_TOKEN, "token_unavailable")
         self.check_recovered(c, helper, "logout")
+        self.agent.stop()
 
     def test_sigkill_during_login(self):
         """token.login in flight when the helper dies: token_unavailable,
@@ -201,6 +204,7 @@ class HelperCrashTest(HelperCase):
         self.assertEqual(r.get("id"), "in", r)
         expect_error(r, E_TOKEN, "token_unavailable")
         self.check_recovered(c, helper, "login")
+        self.agent.stop()
 
     def test_sigkill_idle_helper(self):
         c = Client(self.agent.socket, timeout=20)
@@ -213,6 +217,7 @@ class HelperCrashTest(HelperCase):
             helper not in helper_pids(self.agent.pid), 5),
             "signetd did not reap its dead helper")
         self.check_recovered(c, helper, "idle")
+        self.agent.stop()
 
     def test_hung_helper_is_given_up(self):
         """A helper that stops answering: the request fails after its
@@ -251,6 +256,7 @@ class HelperCrashTest(HelperCase):
         self.assertTrue(wait_for(lambda: proc_state(helper) in (None, "Z"),
                                  5), "the hung helper was not killed")
         self.check_recovered(c, helper, "hung")
+        self.agent.stop()
 
 
 class ShutdownTest(HelperCase):

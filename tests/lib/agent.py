@@ -53,6 +53,19 @@ def build_dir():
                            os.path.join(REPO, "build"))
 
 
+def build_sanitizers(build=None):
+    """SIGNET_SANITIZE of the build under test ("" when none): under ASan,
+    RSS says nothing and LeakSanitizer's exit status says more."""
+    try:
+        with open(os.path.join(build or build_dir(), "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("SIGNET_SANITIZE:"):
+                    return line.partition("=")[2].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def _keep_tmp():
     return os.environ.get("SIGNET_TEST_KEEP") == "1"
 
@@ -188,8 +201,9 @@ class Agent:
             self.kill()
             raise AssertionError("signetd ignored SIGTERM for %.0f s:\n%s"
                                  % (timeout, self.log()))
+        log = self.log() if rc != 0 else ""  # before _close removes it
         self._close()
-        assert rc == 0, "signetd exited %d:\n%s" % (rc, self.log())
+        assert rc == 0, "signetd exited %d:\n%s" % (rc, log)
         return rc
 
     def kill(self):
