@@ -12,11 +12,15 @@ import fcntl
 import hashlib
 import json
 import os
+import random
+import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 SIGNET, GEN = sys.argv[1], sys.argv[2]
 EXIT_VERIFY, EXIT_TORN, EXIT_USAGE = 68, 75, 64
@@ -345,6 +349,36 @@ def cases(tmp):
     expect(logfiles(d3) == [], "new log starts empty")
     verify(d3, os.path.join(tmp, "rot2.key"), 0, out_has="no records")
     signet("audit", "verify", "--key", key3, d3, check=EXIT_USAGE)
+
+    # SIGKILL during bursts of records (and rotations): what is on disk
+    # verifies, and the next writer continues the chain.
+    d5, key5 = os.path.join(tmp, "kill"), os.path.join(tmp, "kill.key")
+    signet("audit", "init", "--dir", d5, "--key-out", key5, check=0)
+    rng = random.Random(5)
+    last = 0
+    for _ in range(6):
+        w = subprocess.Popen([GEN, d5, "1000000", "--burst", "16",
+                              "--max-file", "65536"],
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.4))
+        w.send_signal(signal.SIGKILL)
+        w.wait()
+        p = signet("audit", "verify", "--key", key5, d5)
+        m = re.search(r"(\d+) records \(1\.\.(\d+)\)", p.stdout)
+        expect(p.returncode in (0, EXIT_TORN) and m is not None,
+               "after SIGKILL: exit %d\n%s%s" % (p.returncode, p.stdout,
+                                                 p.stderr))
+        if m is None:
+            break
+        n = int(m.group(2))
+        expect(n > last, "no progress after a kill: %d" % n)
+        last = n
+    run(GEN, d5, "10", "--max-file", "65536", check=0)
+    p = signet("audit", "verify", "--key", key5, d5)
+    expect(p.returncode in (0, EXIT_TORN) and
+           "(1..%d)" % (last + 10) in p.stdout,
+           "restart after kills: %s%s" % (p.stdout, p.stderr))
 
     # Usage.
     signet("audit", check=EXIT_USAGE)
