@@ -77,6 +77,9 @@ struct call {
 	struct call *next;
 	void *state;         /* the method's own */
 	void (*state_free)(void *state);
+	/* Called when the client goes away while the call waits on it (a
+	 * document it is still writing): finish the call now. */
+	void (*on_gone)(struct call *c);
 };
 
 /* conn.c */

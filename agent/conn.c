@@ -63,8 +63,11 @@ conn_free(struct conn *conn)
 		next = c->next;
 		if (c->done)
 			call_free(c);
-		else
+		else {
 			c->conn = NULL; /* orphaned: freed when it finishes */
+			if (c->on_gone != NULL)
+				c->on_gone(c);
+		}
 	}
 	buf_free(&conn->in);
 	buf_free(&conn->out);

@@ -247,6 +247,19 @@ sign_send(struct sign_op *op)
 		    "the token's module helper is restarting", NULL);
 }
 
+/* Nobody will write the rest of a document whose client has gone. */
+static void
+sign_client_gone(struct call *c)
+{
+	struct sign_op *op = c->state;
+
+	if (op->reader == NULL)
+		return; /* token work in flight finishes by itself */
+	docread_cancel(op->reader);
+	op->reader = NULL;
+	call_error(c, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, "client went away", NULL);
+}
+
 static void
 sign_read_done(void *arg, int err, const char *why)
 {
@@ -337,10 +350,13 @@ sign_resolve(struct sign_op *op, bool final)
 			ok = false; /* perhaps a token inserted since */
 			goto out;
 		}
-		call_error(op->call, SIGNET_E_NOT_FOUND, reason,
-		    strcmp(reason, SIGNET_R_CERT_NOT_FOUND) == 0 ?
-		    "no certificate with a key matches" :
-		    "several certificates match", NULL);
+		if (strcmp(reason, SIGNET_R_TOKEN_UNAVAILABLE) == 0)
+			call_unavailable(op->call);
+		else
+			call_error(op->call, SIGNET_E_NOT_FOUND, reason,
+			    strcmp(reason, SIGNET_R_CERT_NOT_FOUND) == 0 ?
+			    "no certificate with a key matches" :
+			    "several certificates match", NULL);
 		goto out;
 	}
 	op->module = t->module;
@@ -469,6 +485,7 @@ m_sign(struct call *c, json_t *params)
 	op->call = c;
 	c->state = op;
 	c->state_free = sign_op_free;
+	c->on_gone = sign_client_gone;
 	op->digest = (enum cades_digest)d;
 	op->pem = format != NULL && strcmp(format, "pem") == 0;
 	if (!sign_parse_docs(op, params))

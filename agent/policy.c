@@ -249,9 +249,10 @@ subject_match(const struct policy_certmatch *m, const struct policy_cert *c)
 		/* Attribute names are case-insensitive (cn = CN); values are
 		 * compared byte for byte: case folding of Cyrillic needs a
 		 * locale, and a loose match could admit the wrong person. */
-		if (a->name != NULL && a->value != NULL &&
-		    strcasecmp(a->name, m->attr) == 0 &&
-		    strcmp(a->value, m->value) == 0)
+		if (a->value == NULL || strcmp(a->value, m->value) != 0)
+			continue;
+		if ((a->name != NULL && strcasecmp(a->name, m->attr) == 0) ||
+		    (a->oid != NULL && strcmp(a->oid, m->attr) == 0))
 			return true;
 	}
 	return false;

@@ -106,6 +106,8 @@ const char *policy_pin_source_name(enum policy_pin_source s);
 
 /* ---- The model (filled by agent/policy_conf.c) ---- */
 
+struct policy_names;      /* agent/policy_conf.h */
+
 enum policy_action { POLICY_ALLOW = 0, POLICY_DENY };
 
 enum policy_certmatch_kind {
@@ -193,6 +195,7 @@ struct policy {
 		char *certs_at;       /* "file:line" of [certs], once seen */
 		unsigned login_seen;  /* keys given in [login] (bits) */
 		unsigned certs_seen;  /* keys given in [certs] (bits) */
+		const struct policy_names *names; /* NULL: the system's */
 	} conf;
 };
 
@@ -234,10 +237,13 @@ struct policy_request {
 	                           * (then policy_check_size() as it streams) */
 };
 
-/* One subject attribute: short name (OpenSSL's, e.g. "CN", "O", "SNILS")
- * or dotted OID for names OpenSSL does not know, and its UTF-8 value. */
+/* One subject attribute: its short name (OpenSSL's, e.g. "CN", "O",
+ * "SNILS"; NULL when it has none), its dotted OID ("2.5.4.3"; may be NULL
+ * when name is set) and its UTF-8 value. subject:ATTR=VALUE matches ATTR
+ * against either. */
 struct policy_attr {
 	const char *name;
+	const char *oid;
 	const char *value;
 };
 
@@ -335,7 +341,8 @@ struct policy_decision {
 	 * (client only where its rule has pin_from_client). */
 	enum policy_pin_source sources[POLICY_PIN_NSOURCES];
 	size_t nsources;
-	/* SIGN and logins, when allowed: */
+	/* SIGN and logins (auth and final_try_consent mean something only
+	 * when allowed): */
 	enum policy_login_state login; /* VALID, NONE, or why it is over:
 	                                * then log the token out first */
 	enum policy_auth auth;    /* SIGN */

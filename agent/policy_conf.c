@@ -248,13 +248,17 @@ unit_seconds(char u)
 	return 0;
 }
 
-/* "90", "15m", "1h30m", "8h", "1d": seconds, 1..POLICY_MAX_DURATION. */
+/*
+ * "90", "15m", "1h30m", "8h", "1d": seconds, 1..POLICY_MAX_DURATION.
+ * shown is what messages quote (the whole value, for rate's period).
+ */
 static int
-parse_duration(struct ctx *c, const char *s, uint32_t *out)
+parse_duration(struct ctx *c, const char *s, const char *shown, uint32_t *out)
 {
-	const char *p = s;
+	const char *p = s, *w;
 	uint64_t total = 0, n;
 	uint32_t unit;
+	unsigned used = 0;
 
 	if (all_digits(s)) {
 		if (!take_u64(&p, &total))
@@ -262,12 +266,24 @@ parse_duration(struct ctx *c, const char *s, uint32_t *out)
 	} else {
 		while (*p != '\0') {
 			if (!take_u64(&p, &n))
-				return cfail(c, SIGNET_ERR_FORMAT, "'%s' is not a "
-				    "duration (e.g. 90s, 15m, 8h, 1d, 1h30m)", s);
-			if ((unit = unit_seconds(*p)) == 0)
+				goto bad;
+			for (w = p; (*p >= 'a' && *p <= 'z') ||
+			    (*p >= 'A' && *p <= 'Z'); p++)
+				;
+			if (p == w && *p == '\0')
+				return cfail(c, SIGNET_ERR_FORMAT, "'%s': the last "
+				    "number has no unit (s, m, h, d)", shown);
+			if (p == w)
+				goto bad;
+			if (p - w != 1 || (unit = unit_seconds(*w)) == 0)
 				return cfail(c, SIGNET_ERR_FORMAT, "'%s': unknown "
-				    "unit '%c' (s, m, h, d)", s, *p ? *p : ' ');
-			p++;
+				    "unit '%.*s' (s, m, h, d)", shown, (int)(p - w),
+				    w);
+			/* "1h1h" is a typo more likely than a sum. */
+			if (used & (1u << (*w - 'a')))
+				return cfail(c, SIGNET_ERR_FORMAT, "'%s': unit "
+				    "'%c' given twice", shown, *w);
+			used |= 1u << (*w - 'a');
 			if (n > POLICY_MAX_DURATION / unit)
 				goto range;
 			total += n * unit;
@@ -277,13 +293,16 @@ parse_duration(struct ctx *c, const char *s, uint32_t *out)
 	}
 	if (total == 0)
 		return cfail(c, SIGNET_ERR_FORMAT, "'%s' is zero; write none "
-		    "for no limit", s);
+		    "for no limit", shown);
 	if (total > POLICY_MAX_DURATION)
 		goto range;
 	*out = (uint32_t)total;
 	return 0;
+bad:
+	return cfail(c, SIGNET_ERR_FORMAT, "'%s' is not a duration (e.g. 90s, "
+	    "15m, 8h, 1d, 1h30m)", shown);
 range:
-	return cfail(c, SIGNET_ERR_FORMAT, "'%s' is longer than 366d", s);
+	return cfail(c, SIGNET_ERR_FORMAT, "'%s' is longer than 366d", shown);
 }
 
 static bool
@@ -383,21 +402,17 @@ numeric_id(const char *s, unsigned long *out)
 }
 
 static int
-lookup_user(struct ctx *c, const char *name, uid_t *out)
+sys_user(void *arg, const char *name, uid_t *out)
 {
 	struct passwd pw, *res = NULL;
-	unsigned long n;
 	size_t len = 4096;
 	char *buf;
 	int rc;
 
-	if (numeric_id(name, &n)) {
-		*out = (uid_t)n;
-		return 0;
-	}
+	(void)arg;
 	for (;;) {
 		if ((buf = malloc(len)) == NULL)
-			return cfail(c, SIGNET_ERR_NOMEM, "%s", "");
+			return SIGNET_ERR_NOMEM;
 		rc = getpwnam_r(name, &pw, buf, len, &res);
 		if (rc != ERANGE || len >= NSS_BUF_MAX)
 			break;
@@ -407,28 +422,23 @@ lookup_user(struct ctx *c, const char *name, uid_t *out)
 	if (res != NULL)
 		*out = pw.pw_uid;
 	free(buf);
-	if (res == NULL)
-		return cfail(c, SIGNET_ERR_FORMAT, "unknown user '%s'%s%s", name,
-		    rc != 0 ? ": " : "", rc != 0 ? strerror(rc) : "");
-	return 0;
+	if (res != NULL)
+		return 0;
+	return rc == 0 || rc == ENOENT ? SIGNET_ERR_NOTFOUND : SIGNET_ERR_IO;
 }
 
 static int
-lookup_group(struct ctx *c, const char *name, gid_t *out)
+sys_group(void *arg, const char *name, gid_t *out)
 {
 	struct group gr, *res = NULL;
-	unsigned long n;
 	size_t len = 4096;
 	char *buf;
 	int rc;
 
-	if (numeric_id(name, &n)) {
-		*out = (gid_t)n;
-		return 0;
-	}
+	(void)arg;
 	for (;;) {
 		if ((buf = malloc(len)) == NULL)
-			return cfail(c, SIGNET_ERR_NOMEM, "%s", "");
+			return SIGNET_ERR_NOMEM;
 		rc = getgrnam_r(name, &gr, buf, len, &res);
 		if (rc != ERANGE || len >= NSS_BUF_MAX)
 			break;
@@ -438,9 +448,64 @@ lookup_group(struct ctx *c, const char *name, gid_t *out)
 	if (res != NULL)
 		*out = gr.gr_gid;
 	free(buf);
-	if (res == NULL)
-		return cfail(c, SIGNET_ERR_FORMAT, "unknown group '%s'%s%s", name,
-		    rc != 0 ? ": " : "", rc != 0 ? strerror(rc) : "");
+	if (res != NULL)
+		return 0;
+	return rc == 0 || rc == ENOENT ? SIGNET_ERR_NOTFOUND : SIGNET_ERR_IO;
+}
+
+static const struct policy_names sys_names = { sys_user, sys_group, NULL };
+
+void
+policy_conf_set_names(struct policy *p, const struct policy_names *names)
+{
+	p->conf.names = names;
+}
+
+static const struct policy_names *
+names_of(const struct policy *p)
+{
+	return p->conf.names != NULL ? p->conf.names : &sys_names;
+}
+
+static int
+lookup_fail(struct ctx *c, int rc, const char *what, const char *name)
+{
+	if (rc == SIGNET_ERR_NOMEM)
+		return cfail(c, rc, "%s", "");
+	if (rc == SIGNET_ERR_NOTFOUND)
+		return cfail(c, SIGNET_ERR_FORMAT, "unknown %s '%s'", what, name);
+	return cfail(c, SIGNET_ERR_IO, "cannot look up %s '%s'", what, name);
+}
+
+static int
+lookup_user(struct ctx *c, const char *name, uid_t *out)
+{
+	const struct policy_names *n = names_of(c->p);
+	unsigned long id;
+	int rc;
+
+	if (numeric_id(name, &id)) {
+		*out = (uid_t)id;
+		return 0;
+	}
+	if ((rc = n->user(n->arg, name, out)) != 0)
+		return lookup_fail(c, rc, "user", name);
+	return 0;
+}
+
+static int
+lookup_group(struct ctx *c, const char *name, gid_t *out)
+{
+	const struct policy_names *n = names_of(c->p);
+	unsigned long id;
+	int rc;
+
+	if (numeric_id(name, &id)) {
+		*out = (gid_t)id;
+		return 0;
+	}
+	if ((rc = n->group(n->arg, name, out)) != 0)
+		return lookup_fail(c, rc, "group", name);
 	return 0;
 }
 
@@ -858,7 +923,7 @@ rk_rate(struct ctx *c, struct policy_rule *r, struct items *it)
 	/* "20/m" reads as "20/1m". */
 	if (per[1] == '\0' && unit_seconds(per[0]) != 0)
 		period = unit_seconds(per[0]);
-	else if ((err = parse_duration(c, per, &period)) != 0)
+	else if ((err = parse_duration(c, per, v, &period)) != 0)
 		return err;
 	r->rate_count = n;
 	r->rate_period = period;
@@ -1034,11 +1099,11 @@ login_kv(struct ctx *c, const char *value)
 	switch ((enum login_key)k) {
 	case LK_TTL:
 		err = is_none(value) ? (l->ttl = 0, 0) :
-		    parse_duration(c, value, &l->ttl);
+		    parse_duration(c, value, value, &l->ttl);
 		break;
 	case LK_IDLE:
 		err = is_none(value) ? (l->idle = 0, 0) :
-		    parse_duration(c, value, &l->idle);
+		    parse_duration(c, value, value, &l->idle);
 		break;
 	case LK_MAX_SIGNATURES:
 		err = parse_count(c, value, 1000000000u, true, &n);

@@ -61,6 +61,22 @@ MUST_CHECK int policy_conf_kv(struct policy *p, const char *key,
 MUST_CHECK int policy_conf_finish(struct policy *p, char *err, size_t errlen);
 
 /*
+ * How user and group names become ids. By default the system's
+ * (getpwnam_r, getgrnam_r); tests install a fixed table so that example
+ * files may use realistic names. Each returns 0, or SIGNET_ERR_NOTFOUND
+ * for an unknown name (SIGNET_ERR_NOMEM, SIGNET_ERR_IO on failure).
+ */
+struct policy_names {
+	int (*user)(void *arg, const char *name, uid_t *out);
+	int (*group)(void *arg, const char *name, gid_t *out);
+	void *arg;
+};
+
+/* Uses names (which must outlive the parse) instead of the system's;
+ * NULL restores the system's. Call after policy_init(). */
+void policy_conf_set_names(struct policy *p, const struct policy_names *names);
+
+/*
  * Prints the effective policy in signet.conf syntax, every default
  * spelled out and resolved names in comments; the output parses back to
  * the same policy. mode and self_uid describe the implicit default.

@@ -20,6 +20,7 @@ struct waiter {
 struct round {
 	struct registry *reg;
 	bool with_certs;
+	bool incomplete;
 	unsigned outstanding;
 	struct reg_token *tokens;
 	size_t ntokens, cap;
@@ -154,6 +155,7 @@ registry_module_lost(void *arg, struct p11c *module)
 		return;
 	s->refs = 1;
 	s->stale = true;
+	s->incomplete = true;
 	if ((s->tokens = calloc(cur->ntokens ? cur->ntokens : 1, sizeof(*s->tokens))) == NULL) {
 		free(s);
 		return;
@@ -280,6 +282,7 @@ round_finish(struct round *rd)
 		s->refs = 1;
 		s->tokens = rd->tokens;
 		s->ntokens = rd->ntokens;
+		s->incomplete = rd->incomplete;
 		if (!rd->with_certs)
 			for (i = 0; i < s->ntokens; i++)
 				carry_certs(&s->tokens[i], r->current);
@@ -386,6 +389,7 @@ on_tokens(void *arg, int status, uint64_t rv, struct buf *resp)
 		if (status == 0)
 			log_warn("%s: listing tokens failed (CK_RV 0x%lx)",
 			    p11c_module(rc->module), (unsigned long)rv);
+		rd->incomplete = true;
 		goto out;
 	}
 	count = buf_get_u32(resp);
@@ -469,6 +473,7 @@ round_start(struct registry *r, bool with_certs, struct waiter *waiters)
 		if (p11c_call(r->modules[i], P11W_LIST_TOKENS, &empty,
 		    REG_LIST_TIMEOUT_MS, on_tokens, rc) != 0) {
 			rd->outstanding--;
+			rd->incomplete = true;
 			free(rc);
 		}
 	}

@@ -41,6 +41,9 @@ struct reg_token {
 struct reg_snapshot {
 	unsigned refs;
 	bool stale;               /* registry_invalidate() was called */
+	bool incomplete;          /* a module could not be asked (its helper
+	                           * is restarting): a token missing here may
+	                           * only be unavailable, not gone */
 	struct reg_token *tokens;
 	size_t ntokens;
 };

@@ -15,6 +15,13 @@ pin_flags_json(uint64_t flags)
 	    "pin_locked", (flags & CKF_USER_PIN_LOCKED) != 0);
 }
 
+void
+call_unavailable(struct call *c)
+{
+	call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+	    "a token module's helper is restarting; try again", NULL);
+}
+
 struct reg_token *
 resolve_token(struct call *c, struct reg_snapshot *s, const char *sel)
 {
@@ -23,9 +30,11 @@ resolve_token(struct call *c, struct reg_snapshot *s, const char *sel)
 	size_t i, n = 0;
 
 	if (sel == NULL) {
-		if (s->ntokens == 1)
+		if (s->ntokens == 1 && !s->incomplete)
 			return &s->tokens[0];
-		if (s->ntokens == 0)
+		if (s->incomplete)
+			call_unavailable(c);
+		else if (s->ntokens == 0)
 			call_error(c, SIGNET_E_NOT_FOUND, SIGNET_R_TOKEN_NOT_FOUND,
 			    "no token is present", NULL);
 		else
@@ -50,6 +59,10 @@ resolve_token(struct call *c, struct reg_snapshot *s, const char *sel)
 	selector_clear(&parsed);
 	if (n == 1)
 		return found;
+	if (n == 0 && s->incomplete) {
+		call_unavailable(c);
+		return NULL;
+	}
 	call_error(c, SIGNET_E_NOT_FOUND,
 	    n == 0 ? SIGNET_R_TOKEN_NOT_FOUND : SIGNET_R_TOKEN_AMBIGUOUS,
 	    n == 0 ? "no token matches" : "several tokens match", NULL);
@@ -92,6 +105,10 @@ resolve_cert(struct call *c, struct reg_snapshot *s, const char *sel,
 	selector_clear(&parsed);
 	if (n == 1)
 		return found;
+	if (n == 0 && s->incomplete) {
+		*reason = SIGNET_R_TOKEN_UNAVAILABLE;
+		return NULL;
+	}
 	*reason = n == 0 ? SIGNET_R_CERT_NOT_FOUND : SIGNET_R_CERT_AMBIGUOUS;
 	return NULL;
 }

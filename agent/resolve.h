@@ -19,10 +19,14 @@ struct reg_token *resolve_token(struct call *c, struct reg_snapshot *s,
     const char *sel);
 
 /* Finds the certificate named by sel; *tok gets its token. Returns NULL
- * and sets *reason (cert_not_found, cert_ambiguous) when it finds none or
- * several; finishes the call only on bad_selector (*reason NULL then). */
+ * and sets *reason (cert_not_found, cert_ambiguous, or token_unavailable
+ * when a module could not be asked) when it finds none or several;
+ * finishes the call only on bad_selector (*reason NULL then). */
 struct reg_cert *resolve_cert(struct call *c, struct reg_snapshot *s,
     const char *sel, struct reg_token **tok, const char **reason);
+
+/* Finishes a call with token_unavailable: a module's helper is down. */
+void call_unavailable(struct call *c);
 
 /* {"pin_count_low":b,"pin_final_try":b,"pin_locked":b} from token flags. */
 json_t *pin_flags_json(uint64_t flags);
