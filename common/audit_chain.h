@@ -1,8 +1,9 @@
 /*
  * The audit trail's record format, hash chain and forward-secure MAC
  * (docs/audit.md), shared by the agent's writer (agent/audit.c) and the
- * officer's verifier (signet audit). Pure functions, plus reading the
- * small files of a log directory.
+ * officer's verifier (signet audit). Pure functions (audit_chain.c), the
+ * files of a log directory (audit_files.c), verification
+ * (audit_verify.c).
  *
  * A record is one line of compact JSON, keys in a fixed order:
  *
@@ -146,6 +147,11 @@ MUST_CHECK int audit_vkey_read(const char *path, struct audit_vkey *k);
 MUST_CHECK int audit_id_read(const char *dir, struct audit_id *id);
 /* Lower-case hex of a log id (33 bytes with the NUL). */
 void audit_logid_hex(const uint8_t logid[AUDIT_LOGID_LEN], char out[33]);
+/* Exactly 2n lower-case hex digits into n bytes. */
+MUST_CHECK int audit_hex_decode(const char *s, size_t slen, uint8_t *out,
+    size_t n);
+/* n decimal digits, no sign, no overflow. */
+MUST_CHECK int audit_dec_u64(const char *s, size_t n, uint64_t *out);
 
 /*
  * Sets up dir as a new log: creates it (0700) when missing, writes the
