@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mkseeds.sh: regenerates the generated seeds of fuzz/corpus/ -- the
-# certificates (certinfo), signatures (cms_verify) and helper streams
-# (helper_reply). The other corpora are small hand-written text files.
+# certificates (certinfo), signatures (cms_verify), helper streams
+# (helper_reply) and helper requests (helper_request). The other corpora are small hand-written text files.
 # Keys and certificates are made here for the fuzzers and for nothing
 # else; nothing secret is kept. Rerunning changes the bytes (new keys),
 # which is harmless. Needs openssl and python3.
@@ -124,6 +124,34 @@ seeds = {
 }
 for name, data in seeds.items():
     with open(os.path.join(corpus, "helper_reply", name), "wb") as f:
+        f.write(data)
+
+# Request bodies, as fuzz_helper_request.c reads them (after the length).
+LOGIN, LOGOUT, SIGN, MECHANISMS = 3, 4, 5, 6
+CKM_ECDSA = 0x1041
+def req(id_, type_, fields=b""): return u32(id_) + u8(type_) + fields
+serial = s("0123456789abcdef")
+requests = {
+    "list_tokens": req(1, LIST_TOKENS),
+    "list_certs": req(2, LIST_CERTS, serial),
+    "login": req(3, LOGIN, serial + u8(1) + s("123456")),
+    "login_pinpad": req(4, LOGIN, serial + u8(0) + s("")),
+    "login_bad_flag": req(5, LOGIN, serial + u8(2) + s("1")),
+    "login_pin_long": req(6, LOGIN, serial + u8(1) + s("9" * 300)),
+    "logout": req(7, LOGOUT, serial),
+    "sign": req(8, SIGN, serial + s(b"\x01") + u64(CKM_ECDSA) + s(b"\xab" * 32)),
+    "sign_mech_huge": req(9, SIGN, serial + s(b"\x01") + u64(2**64 - 1) + s(b"x")),
+    "mechanisms": req(10, MECHANISMS, serial),
+    "unknown_type": req(11, 99, b"anything"),
+    "trailing": req(12, LOGOUT, serial + b"x"),
+    "serial_long": req(13, LIST_CERTS, s("0123456789abcdefX")),
+    "serial_nul": req(14, LIST_CERTS, s("01\x0023")),
+    "short": req(15, SIGN, serial + s(b"\x01")),
+    "empty": b"",
+}
+os.makedirs(os.path.join(corpus, "helper_request"), exist_ok=True)
+for name, data in requests.items():
+    with open(os.path.join(corpus, "helper_request", name), "wb") as f:
         f.write(data)
 PY
 echo "mkseeds: done"
