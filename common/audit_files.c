@@ -318,7 +318,8 @@ audit_files_list(int dirfd, struct audit_files *f)
 			goto out;
 		ents[n++].first = seq;
 	}
-	qsort(ents, n, sizeof(*ents), cmp_ent);
+	if (n > 1)
+		qsort(ents, n, sizeof(*ents), cmp_ent);
 	if (n > 0 && ((f->names = calloc(n, sizeof(char *))) == NULL ||
 	    (f->first = calloc(n, sizeof(uint64_t))) == NULL)) {
 		free(f->names);
