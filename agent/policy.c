@@ -264,6 +264,8 @@ certmatch(const struct policy_certmatch *m, const struct policy_cert *c)
 	switch (m->kind) {
 	case POLICY_CM_ANY:
 		return true;
+	case POLICY_CM_NONE:
+		return false;
 	case POLICY_CM_SELECTOR:
 		return selector_match_cert(&m->sel, c->token_serial,
 		    c->token_label, c->token_manufacturer, c->token_model, c->id,

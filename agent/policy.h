@@ -112,6 +112,8 @@ enum policy_action { POLICY_ALLOW = 0, POLICY_DENY };
 
 enum policy_certmatch_kind {
 	POLICY_CM_ANY = 0,      /* any */
+	POLICY_CM_NONE,         /* none: the client may use the agent (list,
+	                         * log in and out) but sign nothing */
 	POLICY_CM_SELECTOR,     /* sha256:HEX, pkcs11:URI (agent/selector.h) */
 	POLICY_CM_SUBJECT,      /* subject:ATTR=VALUE */
 	POLICY_CM_SNILS,        /* snils:DIGITS */

@@ -713,6 +713,8 @@ parse_certmatch(struct ctx *c, const char *t, struct policy_certmatch *m)
 	memset(m, 0, sizeof(*m));
 	if (strcmp(t, "any") == 0) {
 		m->kind = POLICY_CM_ANY;
+	} else if (strcmp(t, "none") == 0) {
+		m->kind = POLICY_CM_NONE;
 	} else if (strncasecmp(t, "sha256:", 7) == 0 ||
 	    strncasecmp(t, "pkcs11:", 7) == 0) {
 		if (selector_parse(&m->sel, t, true) != 0) {
@@ -744,7 +746,7 @@ parse_certmatch(struct ctx *c, const char *t, struct policy_certmatch *m)
 		if ((err = id_digits(c, t, t + 5, 13, 15, &m->value)) != 0)
 			return err;
 	} else {
-		return cfail(c, SIGNET_ERR_FORMAT, "'%s': expected any, "
+		return cfail(c, SIGNET_ERR_FORMAT, "'%s': expected any, none, "
 		    "sha256:HEX, pkcs11:URI, subject:ATTR=VALUE, snils:, inn: "
 		    "or ogrn:", t);
 	}
@@ -766,6 +768,13 @@ certmatch_clear(struct policy_certmatch *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* any and none say everything about a rule's certificates. */
+static bool
+alone(const struct policy_certmatch *m)
+{
+	return m->kind == POLICY_CM_ANY || m->kind == POLICY_CM_NONE;
+}
+
 static int
 rk_certs(struct ctx *c, struct policy_rule *r, struct items *it)
 {
@@ -783,12 +792,12 @@ rk_certs(struct ctx *c, struct policy_rule *r, struct items *it)
 		}
 		for (j = 0; j < r->ncerts; j++) {
 			if (strcmp(r->certs[j].text, m.text) == 0 ||
-			    m.kind == POLICY_CM_ANY ||
-			    r->certs[j].kind == POLICY_CM_ANY) {
+			    alone(&m) || alone(&r->certs[j])) {
 				err = strcmp(r->certs[j].text, m.text) == 0 ?
 				    cfail(c, SIGNET_ERR_FORMAT, "'%s' listed twice",
-				    m.text) : cfail(c, SIGNET_ERR_FORMAT, "any "
-				    "cannot be combined with other certificates");
+				    m.text) : cfail(c, SIGNET_ERR_FORMAT, "%s "
+				    "cannot be combined with other certificates",
+				    alone(&m) ? m.text : r->certs[j].text);
 				certmatch_clear(&m);
 				return err;
 			}

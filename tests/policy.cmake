@@ -14,3 +14,7 @@ foreach(_t policy policy_conf)
     COMMAND ${_t}_test ${CMAKE_CURRENT_LIST_DIR}/policy)
   set_tests_properties(${_t}_test PROPERTIES LABELS "unit" TIMEOUT 60)
 endforeach()
+
+add_test(NAME policy_doc_check
+  COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/policy_doc_check.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(policy_doc_check PROPERTIES LABELS "unit")

@@ -365,7 +365,7 @@ test_gov(const char *dir)
 	    "pin_from_client = no\n") != NULL);
 	CHECK(strstr(out, "# defined at gov.conf:40\n[rule edms-ivanova]") != NULL);
 	CHECK(strstr(out, "[rule signet-cli]") != NULL);
-	CHECK(strstr(out, "max_batch = 10\npin_from_client = no\n") != NULL);
+	CHECK(strstr(out, "exe = /usr/bin/signet\ncerts = none\n") != NULL);
 	CHECK(strstr(out, "# When no rule matches: deny (policy_denied).") !=
 	    NULL);
 	free(out);
@@ -499,6 +499,10 @@ static const struct bad {
 	    "t.conf:3: certs: any cannot be combined with other certificates" },
 	{ "certs = subject:CN=a\ncerts = any\n", SIGNET_ERR_FORMAT,
 	    "t.conf:4: certs: any cannot be combined with other certificates" },
+	{ "certs = none, subject:CN=a\n", SIGNET_ERR_FORMAT,
+	    "t.conf:3: certs: none cannot be combined with other certificates" },
+	{ "certs = none, none\n", SIGNET_ERR_FORMAT,
+	    "t.conf:3: certs: 'none' listed twice" },
 	{ "certs = subject:CN=a, subject:CN=a\n", SIGNET_ERR_FORMAT,
 	    "t.conf:3: certs: 'subject:CN=a' listed twice" },
 	{ "certs = sha256:0011\n", SIGNET_ERR_FORMAT,
@@ -508,7 +512,7 @@ static const struct bad {
 	    "pkcs11 selector" },
 	{ "certs = 0011223344556677889900112233445566778899001122334455667788990011\n",
 	    SIGNET_ERR_FORMAT, "t.conf:3: certs: '001122334455667788990011223344"
-	    "5566778899001122334455667788990011': expected any, sha256:HEX, "
+	    "5566778899001122334455667788990011': expected any, none, sha256:HEX, "
 	    "pkcs11:URI, subject:ATTR=VALUE, snils:, inn: or ogrn:" },
 	{ "certs = subject:CN\n", SIGNET_ERR_FORMAT, "t.conf:3: certs: "
 	    "'subject:CN': expected subject:ATTR=VALUE (e.g. subject:CN=Ivanov)" },
@@ -530,12 +534,12 @@ static const struct bad {
 	{ "certs = ogrn:12345678901234\n", SIGNET_ERR_FORMAT,
 	    "t.conf:3: certs: 'ogrn:12345678901234': expected 13 or 15 digits" },
 	{ "certs = CN=Ivanov\n", SIGNET_ERR_FORMAT, "t.conf:3: certs: "
-	    "'CN=Ivanov': expected any, sha256:HEX, pkcs11:URI, "
+	    "'CN=Ivanov': expected any, none, sha256:HEX, pkcs11:URI, "
 	    "subject:ATTR=VALUE, snils:, inn: or ogrn:" },
 	/* list syntax */
 	{ "certs = subject:O=a, b\n", SIGNET_ERR_FORMAT, "t.conf:3: certs: 'b': "
-	    "expected any, sha256:HEX, pkcs11:URI, subject:ATTR=VALUE, snils:, "
-	    "inn: or ogrn:" },
+	    "expected any, none, sha256:HEX, pkcs11:URI, subject:ATTR=VALUE, "
+	    "snils:, inn: or ogrn:" },
 	{ "certs = \"subject:O=a\n", SIGNET_ERR_FORMAT,
 	    "t.conf:3: certs: unterminated quote" },
 	{ "certs = \"subject:O=a\\n\"\n", SIGNET_ERR_FORMAT,

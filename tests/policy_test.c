@@ -73,7 +73,8 @@ static const char conf_certs[] =
     "[rule by-inn12]\nuser = 1007\ncerts = inn:123456789012\n"
     "[rule by-ogrn13]\nuser = 1008\ncerts = ogrn:1027700132195\n"
     "[rule by-token]\nuser = 1009\ncerts = pkcs11:manufacturer=Aktiv\n"
-    "[rule by-oid]\nuser = 1010\ncerts = subject:2.5.4.10=Other\n";
+    "[rule by-oid]\nuser = 1010\ncerts = subject:2.5.4.10=Other\n"
+    "[rule list-only]\nuser = 1011\ncerts = none\n";
 
 static const char conf_certs_lax[] =
     "[agent]\nmode = system\n"
@@ -477,6 +478,10 @@ static const struct row {
 	    ALLOW("by-oid") },
 	{ "subject by OID: cert gives no OIDs", conf_certs, U(1010),
 	    DENY("by-oid", "cert_not_allowed") },
+	{ "certs = none: signs nothing", conf_certs, U(1011),
+	    DENY("list-only", "cert_not_allowed") },
+	{ "certs = none: may list", conf_certs, U(1011), .op = POLICY_OP_LIST,
+	    ALLOW("list-only") },
 	{ "inn: 10 digits match INNLE", conf_certs, U(1004), .cert = C_OTHER,
 	    ALLOW("by-inn") },
 	{ "inn: person's INN is not INNLE", conf_certs, U(1004),
