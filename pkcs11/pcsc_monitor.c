@@ -30,6 +30,8 @@
  * waiting; the thread then pauses rather than spin. */
 #define SPIN_MAX_PER_S 100
 #define SPIN_PAUSE_MS 100
+/* How often stop repeats SCardCancel until the thread is out. */
+#define STOP_RETRY_MS 20
 
 static const char pnp_reader[] = "\\\\?PnP?\\Notification";
 
@@ -45,8 +47,9 @@ struct pcsc_monitor {
 	int efd;
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake;  /* stop interrupts a back-off */
+	pthread_cond_t wake;  /* stop interrupts a back-off; thread done */
 	bool stopping;
+	bool done;
 	bool ctx_valid;
 	SCARDCONTEXT ctx;
 	struct pcsc_event queue[PCSC_MONITOR_QUEUE_MAX];
@@ -188,19 +191,25 @@ stopping(struct pcsc_monitor *m)
 	return s;
 }
 
+static void
+deadline_in(struct timespec *ts, unsigned int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 /* Sleeps ms unless stop comes first. */
 static void
 pause_ms(struct pcsc_monitor *m, unsigned int ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	deadline_in(&ts, ms);
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping &&
 	    pthread_cond_timedwait(&m->wake, &m->lock, &ts) == 0)
@@ -463,6 +472,10 @@ monitor_main(void *arg)
 			backoff = PCSC_MONITOR_BACKOFF_MAX_MS;
 	}
 	release_ctx(m);
+	pthread_mutex_lock(&m->lock);
+	m->done = true;
+	pthread_cond_broadcast(&m->wake);
+	pthread_mutex_unlock(&m->lock);
 	return NULL;
 }
 
@@ -525,15 +538,26 @@ out_free:
 void
 pcsc_monitor_stop(struct pcsc_monitor *m)
 {
+	struct timespec ts;
+
 	if (m == NULL)
 		return;
 	pthread_mutex_lock(&m->lock);
 	m->stopping = true;
-	/* Wakes the thread out of SCardGetStatusChange; if it is not in
-	 * there yet, it sees the flag, or the wait times out. */
-	if (m->ctx_valid)
-		(void)SCardCancel(m->ctx);
 	pthread_cond_broadcast(&m->wake);
+	/* SCardCancel wakes a wait that pcscd has already registered; one
+	 * just starting misses it and would run its full timeout. So cancel
+	 * again until the thread is out. Under the lock, so the thread
+	 * cannot release the context meanwhile; the thread's own timeout
+	 * (PCSC_MONITOR_WAIT_MS) bounds the loop. */
+	while (!m->done) {
+		if (m->ctx_valid)
+			(void)SCardCancel(m->ctx);
+		deadline_in(&ts, STOP_RETRY_MS);
+		while (!m->done &&
+		    pthread_cond_timedwait(&m->wake, &m->lock, &ts) == 0)
+			;
+	}
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
 
