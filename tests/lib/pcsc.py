@@ -43,6 +43,16 @@ stopped by rig.close() (the `with` block) even when a test fails. Build
 tree: $SIGNET_BUILD_DIR, else <repo>/build. SIGNET_TEST_KEEP=1 keeps the
 rig's directory (logs: pcscd-N.log, bridge.log).
 
+With signetd (tests/lib/agent.py), which finds this pcscd the same way:
+
+    pcsc.enter_namespace()
+    with pcsc.PcscRig() as rig, Agent(modules=[rig.module]) as ag:
+        rig.insert()
+        ... tokens.list shows rig.card.subject_cn (label) and the serial
+        from rig.token_info()["serial"]; certs.list has rig.card.cert_sha256;
+        login with rig.pin; openssl_verify(sig, doc, rig.card.ca) ...
+        rig.remove()            # or rig.kill_pcscd() / rig.start_pcscd()
+
 `python3 tests/lib/pcsc.py --selftest` checks the rig itself.
 """
 
@@ -395,7 +405,8 @@ class PcscRig:
         self._pcscd_runs += 1
         self.pcscd_log = os.path.join(self.dir,
                                       "pcscd-%d.log" % self._pcscd_runs)
-        args = ["pcscd", "--foreground", "--config", self.conf_dir]
+        pcscd = shutil.which("pcscd") or "/usr/sbin/pcscd"
+        args = [pcscd, "--foreground", "--config", self.conf_dir]
         if os.environ.get("SIGNET_PCSC_DEBUG") == "1":
             args.append("--debug")
         with open(self.pcscd_log, "wb") as log:
