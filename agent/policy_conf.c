@@ -717,8 +717,10 @@ parse_certmatch(struct ctx *c, const char *t, struct policy_certmatch *m)
 		m->kind = POLICY_CM_NONE;
 	} else if (strncasecmp(t, "sha256:", 7) == 0 ||
 	    strncasecmp(t, "pkcs11:", 7) == 0) {
-		if (selector_parse(&m->sel, t, true) != 0) {
+		if ((err = selector_parse(&m->sel, t, true)) != 0) {
 			selector_clear(&m->sel);
+			if (err == SIGNET_ERR_NOMEM)
+				goto nomem;
 			return cfail(c, SIGNET_ERR_FORMAT, "'%s' is not a valid "
 			    "%.6s selector", t, t);
 		}

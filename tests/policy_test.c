@@ -108,7 +108,7 @@ static const char conf_login_strict[] =
 enum {
 	C_GOOD = 0, C_OTHER, C_EXPIRED, C_NOTYET, C_EDGE, C_KEYENC, C_NOKU,
 	C_NRONLY, C_DSONLY, C_UNTRUSTED, C_UNCHECKED, C_EXPIRED_KEYENC,
-	C_SNILS_SEP, C_SNILS_JUNK, C_EMPTY_IDS, C_ORG, C_CASE,
+	C_SNILS_SEP, C_SNILS_JUNK, C_EMPTY_IDS, C_ORG, C_CASE, C_CN,
 };
 
 #define IVANOV "\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd\xd0\xbe\xd0\xb2 " \
@@ -126,6 +126,9 @@ static const struct policy_attr other_attrs[] = {
 };
 static const struct policy_attr org_attrs[] = {
 	{ "O", "2.5.4.10", "Ministry, of Things" },
+};
+static const struct policy_attr cn_attrs[] = {
+	{ "CN", NULL, IVANOV },
 };
 static const struct policy_attr case_attrs[] = {
 	{ NULL, "2.5.4.3", IVANOV_LOWER },
@@ -216,6 +219,11 @@ make_cert(int which, struct policy_cert *c)
 		c->subject_attrs = org_attrs;
 		c->nsubject_attrs = 1;
 		c->snils = c->inn = c->ogrnip = NULL;
+		break;
+	case C_CN:
+		memset(c->sha256, 0x55, sizeof(c->sha256));
+		c->subject_attrs = cn_attrs;
+		c->nsubject_attrs = 1;
 		break;
 	case C_CASE:
 		memset(c->sha256, 0x44, sizeof(c->sha256));
@@ -466,7 +474,7 @@ static const struct row {
 	{ "pkcs11 URI by manufacturer", conf_certs, U(1009), ALLOW("by-token") },
 	{ "pkcs11 URI by manufacturer: other", conf_certs, U(1009),
 	    .cert = C_OTHER, DENY("by-token", "cert_not_allowed") },
-	{ "subject CN (attr name any case)", conf_certs, U(1003),
+	{ "subject CN (attr name any case)", conf_certs, U(1003), .cert = C_CN,
 	    ALLOW("by-subject") },
 	{ "subject O with a comma (quoted)", conf_certs, U(1003),
 	    .cert = C_ORG, ALLOW("by-subject") },
