@@ -123,7 +123,11 @@ export SOFTHSM2_CONF
 # --- agent -------------------------------------------------------------
 sock=$tmp/agent.sock
 say "starting signetd on $sock"
-"$bin/signetd" --foreground --socket "$sock" --module "$MODULE" \
+# Started through a symlink named signetd-bench: it is the same binary (it
+# finds its helper beside the real file), but scripts on a shared machine
+# that stop "signetd" by name (pkill, pgrep -x) leave this one alone.
+ln -s "$bin/signetd" "$tmp/signetd-bench"
+"$tmp/signetd-bench" --foreground --socket "$sock" --module "$MODULE" \
 	</dev/null >"$tmp/signetd.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 1 200); do
@@ -160,7 +164,10 @@ EOF
 
 
 # Every measurement appends one line to $results:
-#   KEY RUN ROUND rate=R [mean=M p50=A p99=B acpu=U hcpu=V]
+#   KEY RUN ROUND rate=R cpu=C other=O [signs= mean= p50= p99= acpu= hcpu=]
+# cpu: CPU µs per signature of everything that run started or used
+# (client, agent and helper; or the raw loop; or the openssl processes).
+# other: cores kept busy by anything else on the machine meanwhile.
 results=$tmp/results.txt
 : >"$results"
 
@@ -176,42 +183,91 @@ record() { # KEY RUN ROUND LINE [EXTRA...]: keep what the table needs
 	echo "$key $run $round$out $*" >>"$results"
 }
 
-# CPU seconds per signature, in microseconds, from clock ticks.
-per_sign() { awk -v d="$1" -v hz="$hz" -v n="$2" 'BEGIN { printf "%.0f", (n > 0 ? d / hz * 1e6 / n : 0) }'; }
+# Busy clock ticks of the whole machine (steal included: a hypervisor
+# giving our cores to someone else is load too).
+machine_busy() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# timed OUT CMD...: runs CMD with stdout to OUT; prints "REAL USER SYS"
+# (seconds, CMD and its children). The command's stderr goes to OUT.err.
+timed() {
+	local out=$1 TIMEFORMAT='%3R %3U %3S'
+	shift
+	{ time "$@" >"$out" 2>"$out.err"; } 2>&1
+}
+
+# derive RUN_CPU_SECONDS SIGNS WALL BUSY_TICKS: "cpu=µs/sign other=cores"
+derive() {
+	awk -v c="$1" -v n="$2" -v w="$3" -v b="$4" -v hz="$hz" 'BEGIN {
+		o = (b / hz - c) / w; if (o < 0) o = 0
+		printf "cpu=%.0f other=%.2f", (n > 0 ? c * 1e6 / n : 0), o }'
+}
 
 raw_run() { # KEY ID MECH THREADS ROUND
-	local line
-	line=$("$bin/p11_sign_loop" "$MODULE" "$TOKEN_LABEL" "$PIN" "$2" "$3" \
-		"$seconds" "$4") || fail "p11_sign_loop failed"
-	record "$1" "raw$4" "$5" "$line"
+	local t b0 b1 line
+	b0=$(machine_busy)
+	t=$(timed "$tmp/raw.out" "$bin/p11_sign_loop" "$MODULE" "$TOKEN_LABEL" \
+		"$PIN" "$2" "$3" "$seconds" "$4") ||
+		{ cat "$tmp/raw.out.err" >&2; fail "p11_sign_loop failed"; }
+	b1=$(machine_busy)
+	line=$(cat "$tmp/raw.out")
+	set -- "$@" $t
+	# $6 real, $7 user, $8 sys
+	record "$1" "raw$4" "$5" "$line" "$(derive "$(awk -v u="$7" -v s="$8" \
+		'BEGIN { print u + s }')" "$(field_of "$line" signs)" "$6" $((b1 - b0)))"
 }
 
-agent_run() { # KEY SHA256 CLIENTS ROUND [sign_bench options...]
-	local key=$1 sha=$2 n=$3 round=$4 line hp a0 a1 h0 h1 signs
-	shift 4
+field_of() { # LINE NAME
+	local w
+	for w in $1; do
+		case "$w" in "$2"=*) echo "${w#*=}"; return ;; esac
+	done
+	echo 0
+}
+
+agent_run() { # KEY SHA256 CLIENTS ROUND
+	local key=$1 sha=$2 n=$3 round=$4 t line hp a0 a1 h0 h1 b0 b1 signs
 	hp=$(helper_pid)
+	b0=$(machine_busy)
 	a0=$(cpu_ticks "$agent_pid"); h0=$(cpu_ticks "$hp")
-	line=$("$bin/sign_bench" --socket "$sock" --cert "$sha" --seconds "$seconds" \
-		--clients "$n" --size "$size" "$@") || fail "sign_bench failed: $line"
+	t=$(timed "$tmp/agent.out" "$bin/sign_bench" --socket "$sock" --cert "$sha" \
+		--seconds "$seconds" --clients "$n" --size "$size") ||
+		{ cat "$tmp/agent.out" "$tmp/agent.out.err" >&2; fail "sign_bench failed"; }
 	a1=$(cpu_ticks "$agent_pid"); h1=$(cpu_ticks "$hp")
-	signs=$(for w in $line; do case "$w" in signs=*) echo "${w#signs=}" ;; esac; done)
+	b1=$(machine_busy)
+	line=$(cat "$tmp/agent.out")
+	signs=$(field_of "$line" signs)
+	set -- $t
 	record "$key" "agent$n" "$round" "$line" \
-		"acpu=$(per_sign $((a1 - a0)) "$signs")" "hcpu=$(per_sign $((h1 - h0)) "$signs")"
+		"$(derive "$(awk -v u="$2" -v s="$3" -v a=$((a1 - a0 + h1 - h0)) -v hz="$hz" \
+			'BEGIN { print u + s + a / hz }')" "$signs" "$1" $((b1 - b0)))" \
+		"acpu=$(awk -v d=$((a1 - a0)) -v hz="$hz" -v n="$signs" \
+			'BEGIN { printf "%.0f", (n > 0 ? d / hz * 1e6 / n : 0) }')" \
+		"hcpu=$(awk -v d=$((h1 - h0)) -v hz="$hz" -v n="$signs" \
+			'BEGIN { printf "%.0f", (n > 0 ? d / hz * 1e6 / n : 0) }')"
 }
 
-cms_run() { # KEY ID CERT ROUND
-	local key=$1 id=$2 cert=$3 round=$4 i t0 t1 out=$tmp/$1
-	t0=$EPOCHREALTIME
+cms_docs() { # KEY ID CERT: sign every document, one openssl process each
+	local i out=$tmp/$1
 	for i in $(seq 1 "$docs"); do
 		OPENSSL_CONF=$tmp/openssl.cnf openssl cms -sign -binary -outform DER \
 			-engine pkcs11 -keyform engine \
-			-inkey "pkcs11:token=$TOKEN_LABEL;id=%$id;type=private;pin-value=$PIN" \
-			-signer "$cert" -md sha256 -in "$out/doc.$i" -out "$out/doc.$i.sig" \
-			2>"$out/cms.log" || { cat "$out/cms.log" >&2; fail "openssl cms -sign failed"; }
+			-inkey "pkcs11:token=$TOKEN_LABEL;id=%$2;type=private;pin-value=$PIN" \
+			-signer "$3" -md sha256 -in "$out/doc.$i" -out "$out/doc.$i.sig" \
+			2>"$out/cms.log" || { cat "$out/cms.log" >&2; return 1; }
 	done
-	t1=$EPOCHREALTIME
-	echo "$key cms $round rate=$(awk -v n="$docs" -v a="$t0" -v b="$t1" \
-		'BEGIN { printf "%.1f", n / (b - a) }')" >>"$results"
+}
+
+cms_run() { # KEY ID CERT ROUND
+	local t b0 b1
+	b0=$(machine_busy)
+	t=$(timed "$tmp/cms.out" cms_docs "$1" "$2" "$3") || fail "openssl cms -sign failed"
+	b1=$(machine_busy)
+	set -- "$@" $t
+	echo "$1 cms $4 rate=$(awk -v n="$docs" -v w="$5" 'BEGIN { printf "%.1f", n / w }')" \
+		"$(derive "$(awk -v u="$6" -v s="$7" 'BEGIN { print u + s }')" "$docs" "$5" \
+		$((b1 - b0)))" >>"$results"
 }
 
 verify() { # WHAT SIG DOC
@@ -278,31 +334,33 @@ def med(v):
 def spread(v):
     return "%.0f..%.0f" % (min(v), max(v)) if v else ""
 
+def num(v, fmt="%.0f"):
+    return fmt % med(v) if v else ""
+
 print()
-print("Medians over the rounds; 'range' is the lowest..highest rate seen.")
+print("Medians over the rounds; 'range': lowest..highest rate of the rounds.")
 print("mean/p50/p99: latency of one signature in µs, request sent to reply read.")
-print("CPU/sign: CPU time of signetd and of its PKCS#11 helper per signature (µs).")
+print("CPU/sign: CPU µs per signature of all the run's processes (client + signetd")
+print("  + helper for the agent), then of signetd and of its PKCS#11 helper alone.")
+print("other: cores busy with anything else on the machine during the run.")
 print()
-hdr = "%-4s %-30s %9s %13s %8s %7s %7s %8s %8s"
-print(hdr % ("key", "run", "signs/s", "range", "mean", "p50", "p99", "agent", "helper"))
-print(hdr % ("", "", "", "", "µs", "µs", "µs", "CPU/sign", "CPU/sign"))
+hdr = "%-4s %-28s %9s %12s %6s %6s %6s %7s %6s %6s %5s"
+print(hdr % ("key", "run", "signs/s", "range", "mean", "p50", "p99", "CPU/sign", "agent", "helper", "other"))
 names = [("raw1", "raw C_Sign, 1 thread"), ("raw" + T, "raw C_Sign, %s threads" % T),
          ("agent1", "agent, 1 client"), ("agent" + T, "agent, %s clients" % T),
-         ("cms", "openssl cms, process per doc")]
+         ("cms", "openssl cms, process/doc")]
+others = []
 for key in ("RSA", "EC"):
     for run, label in names:
         rate = vals(key, run, "rate")
-        if run.startswith("raw") or run == "cms":
-            # One stream's mean latency is the inverse of its rate.
-            mean = "%.0f" % (1e6 / med(rate)) if run in ("raw1", "cms") else ""
-            print(hdr % (key, label, "%.1f" % med(rate), spread(rate), mean, "", "", "", ""))
-        else:
-            print(hdr % (key, label, "%.1f" % med(rate), spread(rate),
-                         "%.0f" % med(vals(key, run, "mean")),
-                         "%.0f" % med(vals(key, run, "p50")),
-                         "%.0f" % med(vals(key, run, "p99")),
-                         "%.0f" % med(vals(key, run, "acpu")),
-                         "%.0f" % med(vals(key, run, "hcpu"))))
+        others += vals(key, run, "other")
+        # One stream's mean latency is the inverse of its rate.
+        mean = num(vals(key, run, "mean")) or (
+            "%.0f" % (1e6 / med(rate)) if run in ("raw1", "cms") else "")
+        print(hdr % (key, label, "%.1f" % med(rate), spread(rate), mean,
+                     num(vals(key, run, "p50")), num(vals(key, run, "p99")),
+                     num(vals(key, run, "cpu")), num(vals(key, run, "acpu")),
+                     num(vals(key, run, "hcpu")), num(vals(key, run, "other"), "%.2f")))
 
 # Ratios per round (each pair ran back to back, under the same load),
 # then the median over the rounds.
@@ -311,7 +369,7 @@ def paired(key, a, b, fa="rate", fb="rate", op=lambda x, y: x / y):
     return [op(A[r][fa], B[r][fb]) for r in sorted(A) if r in B]
 
 print()
-hdr = "%-4s %-38s %8s %13s  %-9s %s"
+hdr = "%-4s %-40s %8s %14s  %-7s %s"
 print(hdr % ("key", "ratio (median of per-round ratios)", "value", "range", "target", ""))
 for key in ("RSA", "EC"):
     def line(label, v, fmt="%.2f", target="", ok=None):
@@ -324,7 +382,20 @@ for key in ("RSA", "EC"):
     line("agent(%s)/raw(1 thread)" % T, paired(key, "agent" + T, "raw1"))
     line("agent(1)/openssl-cms-per-doc", paired(key, "agent1", "cms"))
     line("agent(%s)/openssl-cms-per-doc" % T, paired(key, "agent" + T, "cms"))
+    line("CPU/sign raw(%s)/agent(%s)" % (T, T),
+         paired(key, "raw" + T, "agent" + T, "cpu", "cpu"))
     line("added latency/signature, 1 client, µs",
          paired(key, "agent1", "raw1", "mean", "rate", lambda m, r: m - 1e6 / r),
          fmt="%.0f", target="< 150", ok=lambda x: x < 150)
+    line("  same, agent p50 - raw mean, µs",
+         paired(key, "agent1", "raw1", "p50", "rate", lambda m, r: m - 1e6 / r), fmt="%.0f")
+    line("  CPU added/signature, 1 client, µs",
+         paired(key, "agent1", "raw1", "cpu", "cpu", lambda a, r: a - r), fmt="%.0f")
+
+if others and max(others) > 0.25:
+    print()
+    print("WARNING: other work kept up to %.2f cores busy during the runs (median %.2f)."
+          % (max(others), med(others)))
+    print("Rates and latencies measured under that load are not trustworthy; the")
+    print("CPU/sign columns and the CPU ratio are much less affected.")
 PYEOF
