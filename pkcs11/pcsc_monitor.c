@@ -485,7 +485,8 @@ pcsc_monitor_start(struct pcsc_monitor **out)
 	struct pcsc_monitor *m;
 	pthread_condattr_t ca;
 	sigset_t all, old;
-	int r = SIGNET_ERR_NOMEM, err;
+	bool have_lock = false, have_cond = false;
+	int r = SIGNET_ERR_NOMEM, err, saved;
 
 	*out = NULL;
 	m = calloc(1, sizeof *m);
@@ -494,18 +495,20 @@ pcsc_monitor_start(struct pcsc_monitor **out)
 	m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (m->efd < 0) {
 		r = SIGNET_ERR_IO;
-		goto out_free;
+		goto out;
 	}
 	if (pthread_mutex_init(&m->lock, NULL) != 0)
-		goto out_efd;
+		goto out;
+	have_lock = true;
 	if (pthread_condattr_init(&ca) != 0)
-		goto out_mutex;
+		goto out;
 	err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (err == 0)
 		err = pthread_cond_init(&m->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	if (err != 0)
-		goto out_mutex;
+		goto out;
+	have_cond = true;
 	/* Assume pcscd is there, so that its absence at start is reported
 	 * (SERVICE_LOST) like a loss, and its arrival as SERVICE_BACK. */
 	m->service_up = true;
@@ -517,21 +520,23 @@ pcsc_monitor_start(struct pcsc_monitor **out)
 	if (err != 0) {
 		errno = err;
 		r = SIGNET_ERR_IO;
-		goto out_cond;
+		goto out;
 	}
 	*out = m;
-	return 0;
-
-out_cond:
-	pthread_cond_destroy(&m->wake);
-out_mutex:
-	pthread_mutex_destroy(&m->lock);
-out_efd:
-	err = errno;
-	close(m->efd);
-	errno = err;
-out_free:
-	free(m);
+	m = NULL;
+	r = 0;
+out:
+	if (m != NULL) {
+		saved = errno;
+		if (have_cond)
+			pthread_cond_destroy(&m->wake);
+		if (have_lock)
+			pthread_mutex_destroy(&m->lock);
+		if (m->efd >= 0)
+			close(m->efd);
+		free(m);
+		errno = saved;
+	}
 	return r;
 }
 

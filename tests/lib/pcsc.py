@@ -57,6 +57,7 @@ With signetd (tests/lib/agent.py), which finds this pcscd the same way:
 """
 
 import ctypes
+import glob
 import hashlib
 import os
 import random
@@ -73,7 +74,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent import build_dir  # noqa: E402
 
-OPENSC_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+def _opensc_module():
+    """Debian's opensc-pkcs11.so for this architecture."""
+    default = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+    if os.path.exists(default):
+        return default
+    found = sorted(glob.glob("/usr/lib/*/opensc-pkcs11.so"))
+    return found[0] if found else default
+
+
+OPENSC_MODULE = _opensc_module()
 VPCD_CONF = "/etc/reader.conf.d/vpcd"
 VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 PCSCD_DIR = "/run/pcscd"
