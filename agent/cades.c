@@ -16,6 +16,14 @@
  *       version 1, sid IssuerAndSerialNumber, digestAlgorithm,
  *       signedAttrs [0] IMPLICIT SET OF Attribute,
  *       signatureAlgorithm, signature } } } }
+ *
+ * GOST R 34.10-2012 (docs/gost.md has the sources): digestAlgorithm
+ * id-tc26-gost3411-12-256/512 with NULL parameters, signatureAlgorithm the
+ * key's OID id-tc26-gost3410-12-256/512 with NULL -- as `openssl cms` with
+ * the gost engine, CryptoPro JCSP, ViPNet and BouncyCastle write them --
+ * signingCertificateV2 with its hash algorithm (Streebog-256) stated, and
+ * the signature value s||r, each half big-endian (RFC 4491 2.2.2, TC26),
+ * which is also what the PKCS#11 GOST mechanisms return.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +34,6 @@
 #include "agent/cades.h"
 #include "agent/der.h"
 
-/* PKCS#11 mechanisms the signer is asked for (values from PKCS#11 v2.40;
- * core does not depend on the PKCS#11 headers). */
-#define CADES_CKM_RSA_PKCS 0x00000001UL
-#define CADES_CKM_ECDSA    0x00001041UL
-
 /* Caps. A certificate larger than this is not a signing certificate we
  * want to embed; a raw signature larger than RSA-8192 is not one we asked
  * for. */
@@ -38,6 +41,7 @@
 #define CADES_MAX_SIG   1024u
 #define CADES_MAX_ATTRS (CADES_MAX_CERT + 4096u)
 #define CADES_MAX_OUT   (2u * CADES_MAX_CERT + 16u * 1024u)
+#define CADES_MAX_MECHS 4096u /* mechanisms in a token's list */
 
 #define OID_DATA           "1.2.840.113549.1.7.1"
 #define OID_SIGNED_DATA    "1.2.840.113549.1.7.2"
@@ -46,22 +50,42 @@
 #define OID_SIGNING_TIME   "1.2.840.113549.1.9.5"
 #define OID_SIGNING_CERT_V2 "1.2.840.113549.1.9.16.2.47"
 #define OID_RSA_ENCRYPTION "1.2.840.113549.1.1.1"
+#define OID_GOST2012_256   "1.2.643.7.1.1.1.1" /* id-tc26-gost3410-12-256 */
+#define OID_GOST2012_512   "1.2.643.7.1.1.1.2" /* id-tc26-gost3410-12-512 */
 
 static const struct {
 	const char *name;
 	const char *oid;        /* digest algorithm */
-	const char *ecdsa_oid;  /* ecdsa-with-SHAxxx */
+	const char *ecdsa_oid;  /* ecdsa-with-SHAxxx; NULL for Streebog */
 	size_t len;
-	const EVP_MD *(*md)(void);
+	const EVP_MD *(*md)(void); /* built in; NULL: by md_name */
+	const char *md_name;    /* the gost engine's name */
 } digests[] = {
 	[CADES_SHA256] = { "sha256", "2.16.840.1.101.3.4.2.1",
-	    "1.2.840.10045.4.3.2", 32, EVP_sha256 },
+	    "1.2.840.10045.4.3.2", 32, EVP_sha256, NULL },
 	[CADES_SHA384] = { "sha384", "2.16.840.1.101.3.4.2.2",
-	    "1.2.840.10045.4.3.3", 48, EVP_sha384 },
+	    "1.2.840.10045.4.3.3", 48, EVP_sha384, NULL },
 	[CADES_SHA512] = { "sha512", "2.16.840.1.101.3.4.2.3",
-	    "1.2.840.10045.4.3.4", 64, EVP_sha512 },
+	    "1.2.840.10045.4.3.4", 64, EVP_sha512, NULL },
+	[CADES_STREEBOG256] = { "streebog256", "1.2.643.7.1.1.2.2", NULL, 32,
+	    NULL, "md_gost12_256" },
+	[CADES_STREEBOG512] = { "streebog512", "1.2.643.7.1.1.2.3", NULL, 64,
+	    NULL, "md_gost12_512" },
 };
 #define NDIGESTS (sizeof(digests) / sizeof(digests[0]))
+
+static bool
+is_gost_key(int key_type)
+{
+	return key_type == CADES_KEY_GOST2012_256 ||
+	    key_type == CADES_KEY_GOST2012_512;
+}
+
+static bool
+is_streebog(enum cades_digest d)
+{
+	return d == CADES_STREEBOG256 || d == CADES_STREEBOG512;
+}
 
 static bool
 digest_ok(enum cades_digest d)
@@ -78,7 +102,9 @@ cades_digest_from_name(const char *name)
 		return -1;
 	for (i = 0; i < NDIGESTS; i++)
 		if (strcmp(name, digests[i].name) == 0)
-			return (int)i;
+			/* Streebog only with the engine loaded */
+			return cades_digest_md((enum cades_digest)i) != NULL ?
+			    (int)i : -1;
 	return -1;
 }
 
@@ -91,7 +117,15 @@ cades_digest_name(enum cades_digest d)
 const EVP_MD *
 cades_digest_md(enum cades_digest d)
 {
-	return digest_ok(d) ? digests[d].md() : NULL;
+	const EVP_MD *md;
+
+	if (!digest_ok(d))
+		return NULL;
+	if (digests[d].md != NULL)
+		return digests[d].md();
+	if ((md = EVP_get_digestbyname(digests[d].md_name)) == NULL)
+		ERR_clear_error();
+	return md;
 }
 
 size_t
@@ -107,6 +141,7 @@ cades_prep_clear(struct cades_prep *p)
 		return;
 	X509_free(p->cert);
 	free(p->signed_attrs);
+	free(p->tbs);
 	explicit_bzero(p, sizeof(*p));
 }
 
@@ -181,12 +216,18 @@ cert_ids(const uint8_t *der, size_t len, const uint8_t **issuer,
 	return 0;
 }
 
-/* AlgorithmIdentifier of a SHA-2 digest: no parameters (RFC 5754 2). */
+/*
+ * AlgorithmIdentifier of the digest: SHA-2 without parameters (RFC 5754
+ * 2); Streebog with NULL, as the gost engine, CryptoPro JCSP, ViPNet and
+ * BouncyCastle write it in SignerInfo (docs/gost.md).
+ */
 static void
 put_digest_alg(struct der *d, enum cades_digest dg)
 {
 	der_begin(d, DER_SEQUENCE);
 	der_oid(d, digests[dg].oid);
+	if (is_streebog(dg))
+		der_null(d);
 	der_end(d);
 }
 
@@ -220,27 +261,119 @@ hash(const EVP_MD *md, const uint8_t *p, size_t n, uint8_t *out,
 	return 0;
 }
 
+static bool
+mech_listed(const unsigned long *mechs, size_t n, unsigned long m)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (mechs[i] == m)
+			return true;
+	return false;
+}
+
+/*
+ * Key type, the length of r and s, and the mechanism: from the key, the
+ * digest asked for, and (when known) the token's mechanism list.
+ */
+static int
+choose_key(struct cades_prep *p, EVP_PKEY *pk, enum cades_digest digest,
+    const unsigned long *mechs, size_t nmechs)
+{
+	unsigned long hashmech, combined;
+	int bits, id = EVP_PKEY_get_base_id(pk);
+
+	switch (id) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_EC:
+		if (is_streebog(digest))
+			return SIGNET_ERR_UNSUPPORTED; /* no verifier takes it */
+		p->key_type = id;
+		p->mechanism = id == EVP_PKEY_RSA ? CADES_CKM_RSA_PKCS :
+		    CADES_CKM_ECDSA;
+		if (id == EVP_PKEY_EC) {
+			if ((bits = EVP_PKEY_get_bits(pk)) <= 0)
+				return SIGNET_ERR_CRYPTO;
+			/* PKCS#11 CKM_ECDSA: r and s each as long as the order */
+			p->ec_order_bytes = ((size_t)bits + 7) / 8;
+		}
+		if (mechs != NULL && !mech_listed(mechs, nmechs, p->mechanism))
+			return SIGNET_ERR_UNSUPPORTED;
+		return 0;
+	case CADES_KEY_GOST2012_256:
+	case CADES_KEY_GOST2012_512:
+		/* the signature algorithm fixes the hash: 256 with 256 */
+		if (digest != (id == CADES_KEY_GOST2012_256 ?
+		    CADES_STREEBOG256 : CADES_STREEBOG512))
+			return SIGNET_ERR_UNSUPPORTED;
+		p->key_type = id;
+		p->ec_order_bytes = id == CADES_KEY_GOST2012_256 ? 32 : 64;
+		hashmech = id == CADES_KEY_GOST2012_256 ? CADES_CKM_GOSTR3410 :
+		    CADES_CKM_GOSTR3410_512;
+		combined = id == CADES_KEY_GOST2012_256 ?
+		    CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_256 :
+		    CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512;
+		if (mechs == NULL)
+			p->mechanism = hashmech;
+		else if (mech_listed(mechs, nmechs, combined))
+			p->mechanism = combined;
+		else if (mech_listed(mechs, nmechs, hashmech))
+			p->mechanism = hashmech;
+		else
+			return SIGNET_ERR_UNSUPPORTED;
+		return 0;
+	}
+	return SIGNET_ERR_UNSUPPORTED;
+}
+
+/* p->tbs: a malloc'ed copy of n bytes. */
+static int
+set_tbs(struct cades_prep *p, const uint8_t *src, size_t n)
+{
+	if ((p->tbs = malloc(n)) == NULL)
+		return SIGNET_ERR_NOMEM;
+	memcpy(p->tbs, src, n);
+	p->tbs_len = n;
+	return 0;
+}
+
 int
 cades_prepare(struct cades_prep *p, X509 *cert, enum cades_digest digest,
     const uint8_t *doc_digest, size_t doc_digest_len, time_t signing_time)
 {
+	return cades_prepare_ex(p, cert, digest, doc_digest, doc_digest_len,
+	    signing_time, NULL, 0);
+}
+
+int
+cades_prepare_ex(struct cades_prep *p, X509 *cert, enum cades_digest digest,
+    const uint8_t *doc_digest, size_t doc_digest_len, time_t signing_time,
+    const unsigned long *mechs, size_t nmechs)
+{
 	struct der d;
-	uint8_t *cder = NULL, *dinfo = NULL, certhash[32], ahash[64];
+	uint8_t *cder = NULL, *dinfo = NULL, certhash[32];
 	const uint8_t *issuer, *serial;
 	size_t clen = 0, issuer_len, serial_len, dinfo_len = 0, hlen;
+	const EVP_MD *md, *certmd;
 	EVP_PKEY *pk;
-	int r, bits;
+	bool gost;
+	int r;
 
 	der_init(&d, CADES_MAX_ATTRS);
 	if (p == NULL)
 		return SIGNET_ERR_FORMAT;
 	memset(p, 0, sizeof(*p));
-	if (cert == NULL || doc_digest == NULL) {
+	if (cert == NULL || doc_digest == NULL ||
+	    (mechs == NULL && nmechs != 0)) {
 		r = SIGNET_ERR_FORMAT;
 		goto out;
 	}
-	if (!digest_ok(digest)) {
-		r = SIGNET_ERR_UNSUPPORTED;
+	if (nmechs > CADES_MAX_MECHS) {
+		r = SIGNET_ERR_LIMIT;
+		goto out;
+	}
+	if (!digest_ok(digest) || (md = cades_digest_md(digest)) == NULL) {
+		r = SIGNET_ERR_UNSUPPORTED; /* Streebog without the engine */
 		goto out;
 	}
 	hlen = digests[digest].len;
@@ -257,30 +390,21 @@ cades_prepare(struct cades_prep *p, X509 *cert, enum cades_digest digest,
 		r = SIGNET_ERR_UNSUPPORTED;
 		goto out;
 	}
-	switch (EVP_PKEY_get_base_id(pk)) {
-	case EVP_PKEY_RSA:
-		p->key_type = EVP_PKEY_RSA;
-		p->mechanism = CADES_CKM_RSA_PKCS;
-		break;
-	case EVP_PKEY_EC:
-		if ((bits = EVP_PKEY_get_bits(pk)) <= 0) {
-			r = SIGNET_ERR_CRYPTO;
-			goto out;
-		}
-		p->key_type = EVP_PKEY_EC;
-		/* PKCS#11 CKM_ECDSA: r and s each as long as the order */
-		p->ec_order_bytes = ((size_t)bits + 7) / 8;
-		p->mechanism = CADES_CKM_ECDSA;
-		break;
-	default:
+	if ((r = choose_key(p, pk, digest, mechs, nmechs)) != 0)
+		goto out;
+	gost = is_gost_key(p->key_type);
+
+	/* ESSCertIDv2.certHash: SHA-256 (the DEFAULT), or for GOST
+	 * certificates Streebog-256, named explicitly (docs/gost.md) */
+	certmd = gost ? cades_digest_md(CADES_STREEBOG256) : EVP_sha256();
+	if (certmd == NULL) {
 		r = SIGNET_ERR_UNSUPPORTED;
 		goto out;
 	}
-
 	if ((r = cert_der(cert, &cder, &clen)) != 0 ||
 	    (r = cert_ids(cder, clen, &issuer, &issuer_len, &serial,
 	    &serial_len)) != 0 ||
-	    (r = hash(EVP_sha256(), cder, clen, certhash, 32)) != 0)
+	    (r = hash(certmd, cder, clen, certhash, 32)) != 0)
 		goto out;
 
 	/* SignedAttributes: a SET OF, so der.c sorts the attributes. */
@@ -303,7 +427,14 @@ cades_prepare(struct cades_prep *p, X509 *cert, enum cades_digest digest,
 	der_begin(&d, DER_SEQUENCE);            /* SigningCertificateV2 */
 	der_begin(&d, DER_SEQUENCE);            /* certs */
 	der_begin(&d, DER_SEQUENCE);            /* ESSCertIDv2 */
-	/* hashAlgorithm is DEFAULT id-sha256: DER omits a default value */
+	if (gost) {
+		/* hashAlgorithm without parameters, as CryptoPro, ViPNet
+		 * and BouncyCastle write it */
+		der_begin(&d, DER_SEQUENCE);
+		der_oid(&d, digests[CADES_STREEBOG256].oid);
+		der_end(&d);
+	}
+	/* else hashAlgorithm is DEFAULT id-sha256: DER omits a default */
 	der_octet_string(&d, certhash, sizeof(certhash));
 	der_begin(&d, DER_SEQUENCE);            /* IssuerSerial */
 	der_begin(&d, DER_SEQUENCE);            /* GeneralNames */
@@ -326,30 +457,46 @@ cades_prepare(struct cades_prep *p, X509 *cert, enum cades_digest digest,
 
 	/* The signature covers the DER of the SET OF (tag 0x31), hashed with
 	 * the document's digest (RFC 5652 5.4). */
-	if ((r = hash(digests[digest].md(), p->signed_attrs,
-	    p->signed_attrs_len, ahash, hlen)) != 0)
+	if ((r = hash(md, p->signed_attrs, p->signed_attrs_len, p->attrs_hash,
+	    hlen)) != 0)
 		goto out;
+	p->attrs_hash_len = hlen;
 
-	if (p->key_type == EVP_PKEY_RSA) {
+	switch (p->mechanism) {
+	case CADES_CKM_RSA_PKCS:
 		/* CKM_RSA_PKCS pads what it is given: give it the DigestInfo.
 		 * Here the parameters are NULL, as PKCS#1 (RFC 8017 9.2) and
 		 * every verifier expect, unlike the CMS digestAlgorithm. */
-		der_init(&d, sizeof(p->tbs));
+		der_init(&d, 128);
 		der_begin(&d, DER_SEQUENCE);
 		der_begin(&d, DER_SEQUENCE);
 		der_oid(&d, digests[digest].oid);
 		der_null(&d);
 		der_end(&d);
-		der_octet_string(&d, ahash, hlen);
+		der_octet_string(&d, p->attrs_hash, hlen);
 		der_end(&d);
-		if ((r = der_finish(&d, &dinfo, &dinfo_len)) != 0)
+		if ((r = der_finish(&d, &dinfo, &dinfo_len)) != 0 ||
+		    (r = set_tbs(p, dinfo, dinfo_len)) != 0)
 			goto out;
-		memcpy(p->tbs, dinfo, dinfo_len);
-		p->tbs_len = dinfo_len;
-	} else {
-		/* CKM_ECDSA signs a hash computed by the caller */
-		memcpy(p->tbs, ahash, hlen);
-		p->tbs_len = hlen;
+		break;
+	case CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_256:
+	case CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512:
+		/* the token hashes the signed attributes itself */
+		if ((r = set_tbs(p, p->signed_attrs, p->signed_attrs_len)) != 0)
+			goto out;
+		break;
+	default:
+		/*
+		 * CKM_ECDSA and CKM_GOSTR3410(_512) sign a hash computed by
+		 * the caller. For GOST it goes as Streebog outputs it (and
+		 * as C_Digest with CKM_GOSTR3411_12_* returns it): the
+		 * token, like the gost engine, reads it as a little-endian
+		 * number itself. OpenSC's own C_Verify hands PKCS#11 data
+		 * and signatures to the gost engine unchanged.
+		 */
+		if ((r = set_tbs(p, p->attrs_hash, hlen)) != 0)
+			goto out;
+		break;
 	}
 
 	if (X509_up_ref(cert) != 1) {
@@ -364,7 +511,6 @@ out:
 	der_free(&d);
 	free(dinfo);
 	OPENSSL_free(cder);
-	explicit_bzero(ahash, sizeof(ahash));
 	return r;
 }
 
@@ -389,15 +535,23 @@ ecdsa_der(const uint8_t *raw, size_t half, uint8_t **out, size_t *out_len)
  * Checks the signer's output against the certificate's key before it is
  * wrapped: a token key that does not belong to the certificate (a CKA_ID
  * mix-up) or a faulty signer must not yield a signature that only fails
- * later, at the recipient.
+ * later, at the recipient. RSA is checked over the DigestInfo it padded;
+ * ECDSA and GOST over the hash of the signed attributes (for the combined
+ * GOST mechanisms the token computed that hash itself).
  */
 static int
 check_signature(const struct cades_prep *p, EVP_PKEY *pk, const uint8_t *sig,
     size_t siglen)
 {
 	EVP_PKEY_CTX *ctx;
+	const uint8_t *tbs = p->tbs;
+	size_t tbs_len = p->tbs_len;
 	int r = SIGNET_ERR_CRYPTO;
 
+	if (p->key_type != EVP_PKEY_RSA) {
+		tbs = p->attrs_hash;
+		tbs_len = p->attrs_hash_len;
+	}
 	if ((ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL)) == NULL)
 		goto out;
 	if (EVP_PKEY_verify_init(ctx) != 1)
@@ -405,7 +559,7 @@ check_signature(const struct cades_prep *p, EVP_PKEY *pk, const uint8_t *sig,
 	if (p->key_type == EVP_PKEY_RSA &&
 	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
 		goto out;
-	if (EVP_PKEY_verify(ctx, sig, siglen, p->tbs, p->tbs_len) == 1)
+	if (EVP_PKEY_verify(ctx, sig, siglen, tbs, tbs_len) == 1)
 		r = 0;
 out:
 	if (r != 0)
@@ -434,7 +588,8 @@ cades_finish(const struct cades_prep *p, const uint8_t *raw, size_t raw_len,
 	*der_len = 0;
 	if (p == NULL || p->cert == NULL || p->signed_attrs == NULL ||
 	    !digest_ok(p->digest) || raw == NULL || raw_len == 0 ||
-	    p->tbs_len == 0 || p->tbs_len > sizeof(p->tbs)) {
+	    p->tbs == NULL || p->tbs_len == 0 || p->attrs_hash_len == 0 ||
+	    p->attrs_hash_len > sizeof(p->attrs_hash)) {
 		r = SIGNET_ERR_FORMAT;
 		goto out;
 	}
@@ -469,6 +624,22 @@ cades_finish(const struct cades_prep *p, const uint8_t *raw, size_t raw_len,
 			goto out;
 		sig = ecsig;
 		siglen = ecsig_len;
+		break;
+	case CADES_KEY_GOST2012_256:
+	case CADES_KEY_GOST2012_512:
+		/*
+		 * CKM_GOSTR3410(_512) and the combined TC26 mechanisms return
+		 * s||r, each half big-endian and as long as the order -- the
+		 * very octets CMS carries (RFC 4491 2.2.2; TC26's CMS
+		 * profile), so nothing is converted. The check below is what
+		 * would catch a module that returned r||s.
+		 */
+		if (raw_len != 2 * p->ec_order_bytes) {
+			r = SIGNET_ERR_FORMAT;
+			goto out;
+		}
+		sig = raw;
+		siglen = raw_len;
 		break;
 	default:
 		r = SIGNET_ERR_UNSUPPORTED;
@@ -515,15 +686,26 @@ cades_finish(const struct cades_prep *p, const uint8_t *raw, size_t raw_len,
 	put_digest_alg(&d, p->digest);
 	der_tlv(&d, DER_CTX(0), ac, acl);               /* signedAttrs */
 	der_begin(&d, DER_SEQUENCE);                    /* signatureAlgorithm */
-	if (p->key_type == EVP_PKEY_RSA) {
+	switch (p->key_type) {
+	case EVP_PKEY_RSA:
 		/* rsaEncryption with NULL, as OpenSSL and most CAdES
 		 * producers write it; verifiers take the hash from
 		 * digestAlgorithm */
 		der_oid(&d, OID_RSA_ENCRYPTION);
 		der_null(&d);
-	} else {
+		break;
+	case EVP_PKEY_EC:
 		/* RFC 5758 3.2: ecdsa-with-SHA* have no parameters */
 		der_oid(&d, digests[p->digest].ecdsa_oid);
+		break;
+	default:
+		/* the key's OID with NULL, like rsaEncryption (RFC 4490 3.2
+		 * did the same for GOST 2001); docs/gost.md says why not
+		 * id-tc26-signwithdigest-* */
+		der_oid(&d, p->key_type == CADES_KEY_GOST2012_256 ?
+		    OID_GOST2012_256 : OID_GOST2012_512);
+		der_null(&d);
+		break;
 	}
 	der_end(&d);
 	der_octet_string(&d, sig, siglen);

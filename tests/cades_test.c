@@ -1,10 +1,13 @@
 /*
  * Unit test of agent/cades.c: signs with software keys standing in for
- * tokens (RSA-2048, P-256, P-384, P-521 x SHA-256/384/512), checks every
- * signature with OpenSSL's own CMS verifier, checks the structure against
- * independently built encodings, and asserts the exact errors.
+ * tokens (RSA-2048, P-256, P-384, P-521 x SHA-256/384/512; GOST R
+ * 34.10-2012 256/512 with Streebog through the gost engine, on both the
+ * hash and the combined TC26 mechanism paths), checks every signature with
+ * OpenSSL's own CMS verifier, checks the structure against independently
+ * built encodings, and asserts the exact errors.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -13,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "agent/der.h"
+#include "agent/gost.h"
 #include "tests/lib/core_fixtures.h"
 
 static EVP_PKEY *ca_key;
@@ -323,8 +327,14 @@ test_errors(void)
 	CHECK_EQ_INT(cades_digest_from_name(""), -1);
 	CHECK_EQ_INT(cades_digest_from_name(NULL), -1);
 	CHECK(strcmp(cades_digest_name(CADES_SHA384), "sha384") == 0);
-	CHECK(cades_digest_name((enum cades_digest)3) == NULL);
-	CHECK(cades_digest_md((enum cades_digest)3) == NULL);
+	CHECK_EQ_INT(cades_digest_from_name("streebog256"), CADES_STREEBOG256);
+	CHECK_EQ_INT(cades_digest_from_name("streebog512"), CADES_STREEBOG512);
+	CHECK_EQ_INT(cades_digest_from_name("md_gost12_256"), -1);
+	CHECK(strcmp(cades_digest_name(CADES_STREEBOG512), "streebog512") == 0);
+	CHECK_EQ_INT(cades_digest_len(CADES_STREEBOG256), 32);
+	CHECK(cades_digest_md(CADES_STREEBOG256) != NULL);
+	CHECK(cades_digest_name((enum cades_digest)5) == NULL);
+	CHECK(cades_digest_md((enum cades_digest)5) == NULL);
 	CHECK_EQ_INT(cades_digest_len(CADES_SHA512), 64);
 	CHECK_EQ_INT(cades_digest_len((enum cades_digest)-1), 0);
 
@@ -336,7 +346,7 @@ test_errors(void)
 	    SIGNET_ERR_FORMAT);
 	CHECK_EQ_INT(cades_prepare(&p, ec_cert, CADES_SHA384, dig, 32, 0),
 	    SIGNET_ERR_FORMAT);
-	CHECK_EQ_INT(cades_prepare(&p, ec_cert, (enum cades_digest)3, dig, 32,
+	CHECK_EQ_INT(cades_prepare(&p, ec_cert, (enum cades_digest)5, dig, 32,
 	    0), SIGNET_ERR_UNSUPPORTED);
 	CHECK_EQ_INT(cades_prepare(&p, NULL, CADES_SHA256, dig, 32, 0),
 	    SIGNET_ERR_FORMAT);
@@ -422,6 +432,213 @@ test_errors(void)
 	EVP_PKEY_free(ed);
 }
 
+/* SignerInfo of a GOST signature: Streebog digestAlgorithm with NULL, the
+ * key OID with NULL as signatureAlgorithm, signingCertificateV2 naming
+ * Streebog-256 (parameters absent) over the certificate's DER. */
+static void
+check_gost_fields(const uint8_t *sig, size_t n, X509 *cert, int key_type,
+    enum cades_digest dg)
+{
+	const unsigned char *q = sig;
+	unsigned char *re = NULL;
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
+	X509_ALGOR *da = NULL, *sa = NULL;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int ptype, rl;
+
+	REQUIRE((cms = d2i_CMS_ContentInfo(NULL, &q, (long)n)) != NULL);
+	REQUIRE(sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms)) == 1);
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	CHECK_EQ_INT(CMS_signed_get_attr_count(si), 4);
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, &da, &sa);
+	X509_ALGOR_get0(&obj, &ptype, &pval, da);
+	CHECK_EQ_INT(OBJ_obj2nid(obj), dg == CADES_STREEBOG256 ?
+	    NID_id_GostR3411_2012_256 : NID_id_GostR3411_2012_512);
+	CHECK_EQ_INT(ptype, V_ASN1_NULL);
+	X509_ALGOR_get0(&obj, &ptype, &pval, sa);
+	CHECK_EQ_INT(OBJ_obj2nid(obj), key_type);
+	CHECK_EQ_INT(ptype, V_ASN1_NULL);
+
+	/* DER is canonical: re-encoding gives our bytes */
+	REQUIRE((rl = i2d_CMS_ContentInfo(cms, &re)) > 0);
+	CHECK((size_t)rl == n && memcmp(re, sig, n) == 0);
+	OPENSSL_free(re);
+	CMS_ContentInfo_free(cms);
+	(void)cert;
+}
+
+/* ESSCertIDv2 of a GOST certificate: hashAlgorithm Streebog-256 stated,
+ * parameters absent, and the Streebog-256 hash of the certificate. */
+static void
+check_gost_ess(const struct cades_prep *p, X509 *cert)
+{
+	static const uint8_t alg[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x85,
+	    0x03, 0x07, 0x01, 0x01, 0x02, 0x02 };
+	const uint8_t *v, *c, *e;
+	unsigned char *cder = NULL;
+	uint8_t ch[32], tag;
+	unsigned int chl = 0;
+	size_t vl = 0, cl, el;
+	int n, i;
+
+	v = find_attr(p->signed_attrs, p->signed_attrs_len,
+	    "1.2.840.113549.1.9.16.2.47", &vl);
+	REQUIRE(v != NULL);
+	/* SigningCertificateV2, certs, ESSCertIDv2 */
+	for (i = 0; i < 3; i++) {
+		REQUIRE(der_next(&v, &vl, &tag, &c, &cl) == 0);
+		REQUIRE(tag == DER_SEQUENCE);
+		v = c;
+		vl = cl;
+	}
+	CHECK(vl > sizeof(alg) && memcmp(v, alg, sizeof(alg)) == 0);
+	v += sizeof(alg);
+	vl -= sizeof(alg);
+	REQUIRE(der_next(&v, &vl, &tag, &e, &el) == 0);
+	REQUIRE((n = i2d_X509(cert, &cder)) > 0);
+	REQUIRE(EVP_Digest(cder, (size_t)n, ch, &chl,
+	    EVP_get_digestbyname("md_gost12_256"), NULL) == 1 && chl == 32);
+	CHECK(tag == DER_OCTET_STRING && el == 32 && memcmp(e, ch, 32) == 0);
+	OPENSSL_free(cder);
+}
+
+/* One GOST key through both PKCS#11 paths: the hash mechanism (no list,
+ * or a list without the combined one) and the combined one. */
+static void
+sign_and_verify_gost(const char *kind, enum cades_digest dg, int key_type,
+    unsigned long hashmech, unsigned long combined)
+{
+	uint8_t doc[5000], dig[64], raw[1024], *sig = NULL;
+	size_t rawlen = 0, siglen = 0, hl = cades_digest_len(dg);
+	const unsigned long only_hash[] = { CADES_CKM_RSA_PKCS, hashmech };
+	const unsigned long both[] = { hashmech, CADES_CKM_ECDSA, combined };
+	const unsigned long *lists[] = { NULL, only_hash, both };
+	const size_t nlists[] = { 0, 2, 3 };
+	struct cades_prep p;
+	EVP_PKEY *key = fx_key(kind);
+	X509 *cert = leaf(key, kind);
+	size_t i;
+
+	REQUIRE(RAND_bytes(doc, sizeof(doc)) == 1);
+	digest(dg, doc, sizeof(doc), dig);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ_INT(cades_prepare_ex(&p, cert, dg, dig, hl, time(NULL),
+		    lists[i], nlists[i]), 0);
+		CHECK_EQ_INT(p.key_type, key_type);
+		CHECK_EQ_INT(p.ec_order_bytes, hl);
+		CHECK_EQ_INT(p.attrs_hash_len, hl);
+		if (i < 2) {
+			CHECK_EQ_INT(p.mechanism, hashmech);
+			/* the hash of the signed attributes, as Streebog
+			 * outputs it: no byte reversal */
+			CHECK(p.tbs_len == hl &&
+			    memcmp(p.tbs, p.attrs_hash, hl) == 0);
+		} else {
+			CHECK_EQ_INT(p.mechanism, combined);
+			CHECK(p.tbs_len == p.signed_attrs_len &&
+			    memcmp(p.tbs, p.signed_attrs, p.tbs_len) == 0);
+		}
+		REQUIRE(fx_softsign(key, &p, raw, &rawlen) == 0);
+		CHECK_EQ_INT(rawlen, 2 * hl);
+		CHECK_EQ_INT(cades_finish(&p, raw, rawlen, &sig, &siglen), 0);
+		REQUIRE(sig != NULL);
+		CHECK_EQ_INT(cms_verify(sig, siglen, doc, sizeof(doc)), 1);
+		check_gost_fields(sig, siglen, cert, key_type, dg);
+		check_gost_ess(&p, cert);
+		doc[4321] ^= 0x80;
+		CHECK_EQ_INT(cms_verify(sig, siglen, doc, sizeof(doc)), 0);
+		doc[4321] ^= 0x80;
+		free(sig);
+		sig = NULL;
+
+		/* r||s instead of s||r: refused, not wrapped */
+		memcpy(raw + 2 * hl, raw, hl);
+		memmove(raw, raw + hl, hl);
+		memcpy(raw + hl, raw + 2 * hl, hl);
+		CHECK_EQ_INT(cades_finish(&p, raw, rawlen, &sig, &siglen),
+		    SIGNET_ERR_CRYPTO);
+		CHECK_EQ_INT(cades_finish(&p, raw, rawlen - 1, &sig, &siglen),
+		    SIGNET_ERR_FORMAT);
+		CHECK_EQ_INT(cades_finish(&p, raw, rawlen + 1, &sig, &siglen),
+		    SIGNET_ERR_FORMAT);
+		CHECK(sig == NULL);
+		cades_prep_clear(&p);
+		CHECK(p.tbs == NULL && p.signed_attrs == NULL);
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
+static void
+test_gost_errors(void)
+{
+	EVP_PKEY *g256 = fx_key("gost256"), *g512 = fx_key("gost512");
+	EVP_PKEY *rsa = fx_key("rsa2048"), *ec = fx_key("p256");
+	X509 *c256 = leaf(g256, "g256"), *c512 = leaf(g512, "g512");
+	X509 *crsa = leaf(rsa, "rsa"), *cec = leaf(ec, "ec");
+	const unsigned long none[] = { CADES_CKM_RSA_PKCS, CADES_CKM_ECDSA };
+	const unsigned long wrong[] = { CADES_CKM_GOSTR3410_512,
+	    CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512 };
+	const unsigned long rsa_only[] = { CADES_CKM_RSA_PKCS };
+	uint8_t dig[64] = { 7 };
+	struct cades_prep p;
+
+	/* key and digest go together */
+	CHECK_EQ_INT(cades_prepare(&p, c256, CADES_STREEBOG512, dig, 64, 0),
+	    SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare(&p, c512, CADES_STREEBOG256, dig, 32, 0),
+	    SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare(&p, c256, CADES_SHA256, dig, 32, 0),
+	    SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare(&p, crsa, CADES_STREEBOG256, dig, 32, 0),
+	    SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare(&p, cec, CADES_STREEBOG512, dig, 64, 0),
+	    SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare(&p, c256, CADES_STREEBOG256, dig, 64, 0),
+	    SIGNET_ERR_FORMAT);
+	CHECK(p.cert == NULL && p.tbs == NULL);
+
+	/* the token's list decides */
+	CHECK_EQ_INT(cades_prepare_ex(&p, c256, CADES_STREEBOG256, dig, 32, 0,
+	    none, 2), SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare_ex(&p, c256, CADES_STREEBOG256, dig, 32, 0,
+	    wrong, 2), SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare_ex(&p, c256, CADES_STREEBOG256, dig, 32, 0,
+	    none, 0), SIGNET_ERR_UNSUPPORTED); /* an empty list */
+	CHECK_EQ_INT(cades_prepare_ex(&p, c256, CADES_STREEBOG256, dig, 32, 0,
+	    NULL, 1), SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(cades_prepare_ex(&p, c512, CADES_STREEBOG512, dig, 64, 0,
+	    wrong, 2), 0);
+	CHECK_EQ_INT(p.mechanism, CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512);
+	cades_prep_clear(&p);
+	CHECK_EQ_INT(cades_prepare_ex(&p, c512, CADES_STREEBOG512, dig, 64, 0,
+	    wrong, 1), 0);
+	CHECK_EQ_INT(p.mechanism, CADES_CKM_GOSTR3410_512);
+	cades_prep_clear(&p);
+	/* RSA and EC: today's mechanisms, refused when the token lacks them */
+	CHECK_EQ_INT(cades_prepare_ex(&p, crsa, CADES_SHA256, dig, 32, 0,
+	    rsa_only, 1), 0);
+	CHECK_EQ_INT(p.mechanism, CADES_CKM_RSA_PKCS);
+	cades_prep_clear(&p);
+	CHECK_EQ_INT(cades_prepare_ex(&p, cec, CADES_SHA256, dig, 32, 0,
+	    rsa_only, 1), SIGNET_ERR_UNSUPPORTED);
+	CHECK_EQ_INT(cades_prepare_ex(&p, cec, CADES_SHA256, dig, 32, 0,
+	    none, 2), 0);
+	CHECK_EQ_INT(p.mechanism, CADES_CKM_ECDSA);
+	cades_prep_clear(&p);
+
+	X509_free(c256);
+	X509_free(c512);
+	X509_free(crsa);
+	X509_free(cec);
+	EVP_PKEY_free(g256);
+	EVP_PKEY_free(g512);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ec);
+}
+
 int
 main(void)
 {
@@ -434,6 +651,8 @@ main(void)
 		.ca = 1,
 	};
 
+	/* GOST is a requirement of this build (docs/gost.md): no skipping */
+	REQUIRE(gost_init(NULL) == 0);
 	ca_key = fx_key("p256");
 	ca = fx_cert(ca_key, NULL, NULL, &co);
 
@@ -443,6 +662,13 @@ main(void)
 	sign_and_verify("p521", 66);
 	test_signing_time();
 	test_errors();
+	sign_and_verify_gost("gost256", CADES_STREEBOG256,
+	    CADES_KEY_GOST2012_256, CADES_CKM_GOSTR3410,
+	    CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_256);
+	sign_and_verify_gost("gost512", CADES_STREEBOG512,
+	    CADES_KEY_GOST2012_512, CADES_CKM_GOSTR3410_512,
+	    CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512);
+	test_gost_errors();
 
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);

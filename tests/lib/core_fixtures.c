@@ -14,6 +14,38 @@
 
 int fx_failures;
 
+/* A GOST R 34.10-2012 key from the gost engine (gost_init() first). */
+static EVP_PKEY *
+gost_keygen(int nid, const char *paramset)
+{
+	EVP_PKEY_CTX *ctx;
+	EVP_PKEY *k = NULL;
+
+	if ((ctx = EVP_PKEY_CTX_new_id(nid, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_keygen_init(ctx) != 1 ||
+	    EVP_PKEY_CTX_ctrl_str(ctx, "paramset", paramset) != 1 ||
+	    EVP_PKEY_keygen(ctx, &k) != 1)
+		k = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return k;
+}
+
+/* The digest a certificate is signed with by issuer_key. */
+static const EVP_MD *
+cert_md(EVP_PKEY *issuer_key)
+{
+	switch (EVP_PKEY_get_base_id(issuer_key)) {
+	case EVP_PKEY_ED25519:
+		return NULL;
+	case NID_id_GostR3410_2012_256:
+		return EVP_get_digestbyname("md_gost12_256");
+	case NID_id_GostR3410_2012_512:
+		return EVP_get_digestbyname("md_gost12_512");
+	}
+	return EVP_sha256();
+}
+
 EVP_PKEY *
 fx_key(const char *kind)
 {
@@ -29,6 +61,10 @@ fx_key(const char *kind)
 		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
 	else if (strcmp(kind, "ed25519") == 0)
 		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else if (strcmp(kind, "gost256") == 0)
+		k = gost_keygen(NID_id_GostR3410_2012_256, "A");
+	else if (strcmp(kind, "gost512") == 0)
+		k = gost_keygen(NID_id_GostR3410_2012_512, "A");
 	if (k == NULL) {
 		fprintf(stderr, "fx_key %s failed\n", kind);
 		ERR_print_errors_fp(stderr);
@@ -98,8 +134,7 @@ fx_cert(EVP_PKEY *key, EVP_PKEY *issuer_key, X509 *issuer,
 	}
 	if (issuer_key == NULL)
 		issuer_key = key;
-	md = EVP_PKEY_get_base_id(issuer_key) == EVP_PKEY_ED25519 ? NULL :
-	    EVP_sha256();
+	md = cert_md(issuer_key);
 	REQUIRE(X509_sign(x, issuer_key, md) > 0);
 	return x;
 }
@@ -110,7 +145,8 @@ fx_softsign(EVP_PKEY *key, const struct cades_prep *p, uint8_t *out,
 {
 	EVP_PKEY_CTX *ctx = NULL;
 	ECDSA_SIG *es = NULL;
-	uint8_t der[256];
+	uint8_t der[256], h[64];
+	unsigned int hl = 0;
 	const unsigned char *q;
 	const BIGNUM *r, *s;
 	size_t n = sizeof(der);
@@ -139,6 +175,27 @@ fx_softsign(EVP_PKEY *key, const struct cades_prep *p, uint8_t *out,
 		    (int)p->ec_order_bytes) < 0)
 			goto out;
 		*out_len = 2 * p->ec_order_bytes;
+		ret = 0;
+	} else if (p->mechanism == CADES_CKM_GOSTR3410 ||
+	    p->mechanism == CADES_CKM_GOSTR3410_512) {
+		/* the gost engine, like the token, signs the hash as given
+		 * and returns s||r */
+		n = 1024;
+		if (EVP_PKEY_sign(ctx, out, &n, p->tbs, p->tbs_len) != 1)
+			goto out;
+		*out_len = n;
+		ret = 0;
+	} else if (p->mechanism == CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_256 ||
+	    p->mechanism == CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512) {
+		/* the combined mechanism hashes the data on the token */
+		if (EVP_Digest(p->tbs, p->tbs_len, h, &hl, cades_digest_md(
+		    p->mechanism == CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_256 ?
+		    CADES_STREEBOG256 : CADES_STREEBOG512), NULL) != 1)
+			goto out;
+		n = 1024;
+		if (EVP_PKEY_sign(ctx, out, &n, h, hl) != 1)
+			goto out;
+		*out_len = n;
 		ret = 0;
 	}
 out:

@@ -47,7 +47,9 @@ extern int fx_failures;
 	} \
 } while (0)
 
-/* "rsa2048", "p256", "p384", "p521", "ed25519"; exits on failure. */
+/* "rsa2048", "p256", "p384", "p521", "ed25519", and with the gost engine
+ * loaded (gost_init) "gost256" and "gost512" (GOST R 34.10-2012, paramset
+ * A); exits on failure. */
 EVP_PKEY *fx_key(const char *kind);
 
 /* Key usage bits for fx_cert (X509v3_KU_* order as RFC 5280). */
@@ -70,8 +72,10 @@ X509 *fx_cert(EVP_PKEY *key, EVP_PKEY *issuer_key, X509 *issuer,
  * SOFTWARE SIGNER, TESTS ONLY: signs p->tbs as the token would with
  * p->mechanism: RSA -> EVP_PKEY_sign with PKCS#1 v1.5 padding over the
  * DigestInfo; EC -> ECDSA over the hash, converted from DER to r||s
- * (each p->ec_order_bytes long) as PKCS#11 returns it. out must hold 1024
- * bytes. Returns 0 or -1.
+ * (each p->ec_order_bytes long) as PKCS#11 returns it; GOST -> the gost
+ * engine over the hash (CKM_GOSTR3410, CKM_GOSTR3410_512) or over the
+ * Streebog hash of tbs (the combined TC26 mechanisms), s||r as both the
+ * engine and PKCS#11 give it. out must hold 1024 bytes. Returns 0 or -1.
  */
 int fx_softsign(EVP_PKEY *key, const struct cades_prep *p, uint8_t *out,
     size_t *out_len);
