@@ -12,4 +12,6 @@ if(NOT TARGET signet_policy)
   target_compile_options(signet_policy PRIVATE -fPIC)
   # signet_core: selector parsing and matching for certs = pkcs11:/sha256:
   target_link_libraries(signet_policy PUBLIC signet_core signet_common)
+  install(FILES ${CMAKE_SOURCE_DIR}/docs/signet.conf.5
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man5 OPTIONAL)
 endif()
