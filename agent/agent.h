@@ -25,11 +25,13 @@
 
 struct registry;
 struct events;
+struct audit;
 
 struct agent {
 	struct loop *loop;
 	struct registry *reg;
 	struct events *events;
+	struct audit *audit;  /* NULL: the log cannot be written; no signing */
 	uid_t uid;           /* the agent's own uid: allowed peers */
 	int listen_fd;
 	unsigned line_timeout_ms; /* a started line must end within it */
@@ -46,6 +48,7 @@ struct conn {
 	int fd;
 	struct watch *watch;
 	struct ucred peer;
+	char *exe;           /* the peer's executable at connect; NULL unknown */
 	struct buf in;       /* the line being assembled; secret (PINs) */
 	size_t scanned;      /* bytes of in already searched for '\n' */
 	int fds[SIGNET_MAX_FDS_QUEUED]; /* received descriptors, FIFO */
@@ -69,6 +72,7 @@ struct call {
 	struct conn *conn;
 	json_t *id;          /* NULL for a notification: no reply */
 	struct ucred peer;
+	char *exe;           /* a copy of the connection's */
 	int *fds;            /* the descriptors this request took */
 	unsigned nfds;
 	bool done;

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ config_clear(struct config *c)
 	size_t i;
 
 	free(c->socket);
+	free(c->audit_dir);
 	for (i = 0; i < c->nmodules; i++)
 		free(c->modules[i]);
 	memset(c, 0, sizeof(*c));
@@ -40,6 +42,34 @@ config_add_module(struct config *c, const char *path, bool from_cli)
 	if ((c->modules[c->nmodules] = strdup(path)) == NULL)
 		return SIGNET_ERR_NOMEM;
 	c->nmodules++;
+	return 0;
+}
+
+/* "64M" -> 67108864: digits and an optional K, M or G. */
+static int
+config_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	unsigned shift = 0;
+
+	if (!isdigit((unsigned char)s[0]))
+		return SIGNET_ERR_FORMAT;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return SIGNET_ERR_FORMAT;
+	if (*end == 'K')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	if (shift != 0)
+		end++;
+	if (*end != '\0' || v > (UINT64_MAX >> shift))
+		return SIGNET_ERR_FORMAT;
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -116,6 +146,28 @@ config_read(struct config *c, const char *file, FILE *f)
 				goto out;
 			}
 			c->line_timeout = (unsigned)v;
+		} else if (strcmp(key, "mode") == 0) {
+			if (strcmp(val, "user") != 0 && strcmp(val, "system") != 0) {
+				log_err("%s:%u: mode must be user or system", file, lineno);
+				goto out;
+			}
+			if (!c->mode_set)
+				c->system_mode = strcmp(val, "system") == 0;
+		} else if (strcmp(key, "audit_dir") == 0) {
+			if (val[0] != '/') {
+				log_err("%s:%u: audit_dir must be an absolute path",
+				    file, lineno);
+				goto out;
+			}
+			if (c->audit_dir == NULL && (c->audit_dir = strdup(val)) == NULL)
+				goto out;
+		} else if (strcmp(key, "audit_max_file") == 0) {
+			if (config_size(val, &c->audit_max_file) != 0 ||
+			    c->audit_max_file < 4096) {
+				log_err("%s:%u: audit_max_file must be a size of at least "
+				    "4096 bytes (K, M, G suffixes)", file, lineno);
+				goto out;
+			}
 		} else {
 			log_err("%s:%u: unknown key '%s'", file, lineno, key);
 			goto out;

@@ -5,6 +5,9 @@
  *     module = PATH        (repeatable)
  *     line_timeout = SECONDS  (a started request line must be complete
  *                              within it; default 30, 1..3600)
+ *     mode = user|system
+ *     audit_dir = PATH
+ *     audit_max_file = BYTES   (rotation size, K/M/G suffixes)
  * '#' and ';' start comments. An unknown section or key, or a malformed
  * line, is an error naming file:line: a typo must not silently change
  * what the agent does. Options on the command line win over the file.
@@ -14,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -27,6 +31,10 @@ struct config {
 	size_t nmodules;
 	bool modules_from_cli;
 	unsigned line_timeout;    /* seconds */
+	bool system_mode;
+	bool mode_set;            /* given on the command line: wins */
+	char *audit_dir;          /* NULL: the mode's default */
+	uint64_t audit_max_file;  /* 0: the writer's default */
 };
 
 void config_init(struct config *c);

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/audit.h"
+#include "agent/audited.h"
 #include "agent/log.h"
 
 #define CONN_READ_CHUNK (256u * 1024u)
@@ -41,6 +43,7 @@ call_free(struct call *c)
 	}
 	json_decref(c->id);
 	free(c->reply);
+	free(c->exe);
 	free(c);
 }
 
@@ -71,6 +74,7 @@ conn_free(struct conn *conn)
 	}
 	buf_free(&conn->in);
 	buf_free(&conn->out);
+	free(conn->exe);
 	if (conn->prev != NULL)
 		conn->prev->next = conn->next;
 	else
@@ -420,9 +424,21 @@ conn_accept(struct agent *a, int listen_fd)
 			conn_free(conn);
 			continue;
 		}
+		/* Taken once, now: a later exec by the peer does not change
+		 * who this connection is (policy and audit use this one). */
+		conn->exe = audit_peer_exe(conn->peer.pid);
 		if (!conn_peer_allowed(a, &conn->peer)) {
+			json_t *ev = audit_event_new("connect_refused");
+
 			log_info("refused client uid %u pid %d: not the agent's user",
 			    (unsigned)conn->peer.uid, (int)conn->peer.pid);
+			if (ev != NULL && audit_event_client(ev, &conn->peer, conn->exe) == 0) {
+				json_object_set_new(ev, "decision", json_string("deny"));
+				json_object_set_new(ev, "reason",
+				    json_string(SIGNET_R_PEER_REFUSED));
+				audited_note(a, ev);
+			} else
+				json_decref(ev);
 			rpc_error_line(conn, NULL, SIGNET_E_REFUSED, SIGNET_R_PEER_REFUSED,
 			    "this agent serves only its own user");
 			conn->close_after_flush = true;

@@ -1,4 +1,4 @@
-#include <stdint.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,31 +6,23 @@
 
 #include "agent/jsonmem.h"
 
-/* A size header in front of each block, kept 16-byte aligned. */
-#define JSONMEM_HDR 16
-
+/*
+ * Plain malloc, so memory jansson hands out (json_dumps) may be released
+ * with free() anywhere; only jansson's own frees wipe, sized by the
+ * allocator itself.
+ */
 static void *
 jsonmem_malloc(size_t n)
 {
-	unsigned char *p;
-
-	if (n > SIZE_MAX - JSONMEM_HDR || (p = malloc(n + JSONMEM_HDR)) == NULL)
-		return NULL;
-	memcpy(p, &n, sizeof(n));
-	return p + JSONMEM_HDR;
+	return malloc(n);
 }
 
 static void
-jsonmem_free(void *ptr)
+jsonmem_free(void *p)
 {
-	unsigned char *p;
-	size_t n;
-
-	if (ptr == NULL)
+	if (p == NULL)
 		return;
-	p = (unsigned char *)ptr - JSONMEM_HDR;
-	memcpy(&n, p, sizeof(n));
-	explicit_bzero(p, n + JSONMEM_HDR);
+	explicit_bzero(p, malloc_usable_size(p));
 	free(p);
 }
 

@@ -14,6 +14,8 @@
 #include <openssl/pem.h>
 #include <p11-kit/pkcs11.h>
 
+#include "agent/audit.h"
+#include "agent/audited.h"
 #include "agent/b64.h"
 #include "agent/cades.h"
 #include "agent/docread.h"
@@ -30,6 +32,7 @@ struct sign_doc {
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	unsigned digest_len;
 	char *signature;          /* base64 DER or PEM, once signed */
+	uint8_t sig_sha256[32];   /* of the DER, for the audit record */
 };
 
 struct sign_op {
@@ -53,6 +56,7 @@ struct sign_op {
 };
 
 static void sign_next(struct sign_op *op);
+static char *hex(const uint8_t *p, size_t n);
 
 static void
 sign_op_free(void *arg)
@@ -76,11 +80,62 @@ sign_op_free(void *arg)
 	free(op);
 }
 
+/* The audit event of this request: who, which certificate and token,
+ * and every document digested so far. */
+static json_t *
+sign_event(struct sign_op *op, bool with_signatures)
+{
+	json_t *ev = audited_event(op->call, "sign"), *docs, *d;
+	char *h;
+	size_t i;
+
+	if (ev == NULL)
+		return NULL;
+	if (op->cert != NULL && audit_event_cert(ev, op->cert) != 0)
+		goto fail;
+	if (op->serial != NULL)
+		json_object_set_new(ev, "token", json_string(op->serial));
+	json_object_set_new(ev, "documents_requested", json_integer((json_int_t)op->ndocs));
+	for (i = 0; op->docs != NULL && i < op->ndocs; i++) {
+		struct sign_doc *sd = &op->docs[i];
+
+		if (sd->digest_len == 0)
+			break;
+		if (audit_event_document(ev, cades_digest_name(op->digest),
+		    sd->digest, sd->digest_len, sd->size) != 0)
+			goto fail;
+		if (!with_signatures)
+			continue;
+		docs = json_object_get(ev, "documents");
+		d = json_array_get(docs, json_array_size(docs) - 1);
+		if ((h = hex(sd->sig_sha256, sizeof(sd->sig_sha256))) == NULL)
+			goto fail;
+		json_object_set_new(d, "signature_sha256", json_string(h));
+		free(h);
+	}
+	return ev;
+fail:
+	json_decref(ev);
+	return NULL;
+}
+
+/* Refusals (auth, policy, not found) are "deny"; the rest are failures. */
+static void
+sign_fail(struct sign_op *op, int code, const char *reason, const char *msg,
+    json_t *data)
+{
+	bool refusal = code == SIGNET_E_AUTH || code == SIGNET_E_REFUSED ||
+	    code == SIGNET_E_NOT_FOUND;
+
+	audited_error(op->call, sign_event(op, false), refusal, code, reason, msg,
+	    data);
+}
+
 static void
 sign_oom(struct sign_op *op)
 {
-	call_error(op->call, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR,
-	    "out of memory", NULL);
+	sign_fail(op, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR, "out of memory",
+	    NULL);
 }
 
 /* A failure about one document of a batch names it. */
@@ -135,8 +190,10 @@ sign_reply(struct sign_op *op)
 	log_info("signed %zu document%s with token %s for uid %u pid %d",
 	    op->ndocs, op->ndocs == 1 ? "" : "s", op->serial,
 	    (unsigned)c->peer.uid, (int)c->peer.pid);
+	/* No signature leaves before its record is durable (issue 5). */
 	if (!op->batch) {
-		call_result(c, doc_result(op, &op->docs[0]));
+		audited_result(c, sign_event(op, true), doc_result(op, &op->docs[0]),
+		    NULL);
 		return;
 	}
 	if ((list = json_array()) == NULL) {
@@ -145,7 +202,8 @@ sign_reply(struct sign_op *op)
 	}
 	for (i = 0; i < op->ndocs; i++)
 		json_array_append_new(list, doc_result(op, &op->docs[i]));
-	call_result(c, json_pack("{s:o}", "results", list));
+	audited_result(c, sign_event(op, true), json_pack("{s:o}", "results", list),
+	    NULL);
 }
 
 static char *
@@ -179,7 +237,7 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 	size_t raw_len, der_len;
 
 	if (status != 0) {
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
 		    "the token's module helper failed; it is being restarted",
 		    doc_data(op, NULL));
 		return;
@@ -187,18 +245,19 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 	if (rv != CKR_OK) {
 		if (rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED)
 			registry_invalidate(c->agent->reg);
-		call_ckr_error(c, rv);
+		call_ckr_error_audited(c, rv, sign_event(op, false));
 		return;
 	}
 	raw = buf_get_str(resp, &raw_len, P11W_MAX_FIELD);
 	if (raw == NULL || !buf_done(resp) ||
 	    cades_finish(&op->prep, raw, raw_len, &der, &der_len) != 0) {
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_ERROR,
+		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_ERROR,
 		    "the token returned an unusable signature", doc_data(op, NULL));
 		return;
 	}
 	cades_prep_clear(&op->prep);
 	op->prepared = false;
+	(void)EVP_Digest(der, der_len, d->sig_sha256, NULL, EVP_sha256(), NULL);
 	d->signature = encode_signature(op, der, der_len);
 	free(der);
 	if (d->signature == NULL) {
@@ -213,7 +272,6 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 static void
 sign_send(struct sign_op *op)
 {
-	struct call *c = op->call;
 	struct sign_doc *d = &op->docs[op->cur];
 	struct buf req;
 	int err;
@@ -225,7 +283,7 @@ sign_send(struct sign_op *op)
 	err = cades_prepare(&op->prep, op->cert, op->digest, d->digest,
 	    d->digest_len, time(NULL));
 	if (err == SIGNET_ERR_UNSUPPORTED) {
-		call_error(c, SIGNET_E_INVALID_PARAMS, SIGNET_R_UNSUPPORTED_KEY,
+		sign_fail(op, SIGNET_E_INVALID_PARAMS, SIGNET_R_UNSUPPORTED_KEY,
 		    "the certificate's key type cannot sign here", NULL);
 		return;
 	}
@@ -243,7 +301,7 @@ sign_send(struct sign_op *op)
 	    p11c_call(op->module, P11W_SIGN, &req, SIGN_TIMEOUT_MS, sign_done, op);
 	buf_free(&req);
 	if (err != 0)
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
 		    "the token's module helper is restarting", NULL);
 }
 
@@ -257,7 +315,7 @@ sign_client_gone(struct call *c)
 		return; /* token work in flight finishes by itself */
 	docread_cancel(op->reader);
 	op->reader = NULL;
-	call_error(c, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, "client went away", NULL);
+	sign_fail(op, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, "client went away", NULL);
 }
 
 static void
@@ -267,7 +325,7 @@ sign_read_done(void *arg, int err, const char *why)
 
 	op->reader = NULL;
 	if (err != 0) {
-		call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why,
+		sign_fail(op, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why,
 		    doc_data(op, NULL));
 		return;
 	}
@@ -295,7 +353,7 @@ sign_next(struct sign_op *op)
 		return;
 	}
 	if (call_gone(op->call)) {
-		call_error(op->call, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR,
+		sign_fail(op, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR,
 		    "client went away", NULL);
 		return;
 	}
@@ -307,7 +365,7 @@ sign_next(struct sign_op *op)
 	if (d->data != NULL) {
 		if (b64_decode_stream(json_string_value(d->data),
 		    json_string_length(d->data), sign_hash_data, op) != 0) {
-			call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_BAD_BASE64,
+			sign_fail(op, SIGNET_E_INVALID_PARAMS, SIGNET_R_BAD_BASE64,
 			    "data is not valid base64",
 			    doc_data(op, json_pack("{s:s}", "param", "data")));
 			return;
@@ -316,7 +374,7 @@ sign_next(struct sign_op *op)
 		return;
 	}
 	if ((fd = call_take_fd(op->call, d->fd_index)) < 0) {
-		call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_FD_MISSING,
+		sign_fail(op, SIGNET_E_INVALID_PARAMS, SIGNET_R_FD_MISSING,
 		    "the request names a descriptor that was not passed",
 		    doc_data(op, json_pack("{s:s}", "param", "fd")));
 		return;
@@ -351,9 +409,10 @@ sign_resolve(struct sign_op *op, bool final)
 			goto out;
 		}
 		if (strcmp(reason, SIGNET_R_TOKEN_UNAVAILABLE) == 0)
-			call_unavailable(op->call);
+			sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+			    "a token module's helper is restarting; try again", NULL);
 		else
-			call_error(op->call, SIGNET_E_NOT_FOUND, reason,
+			sign_fail(op, SIGNET_E_NOT_FOUND, reason,
 			    strcmp(reason, SIGNET_R_CERT_NOT_FOUND) == 0 ?
 			    "no certificate with a key matches" :
 			    "several certificates match", NULL);

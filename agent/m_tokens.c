@@ -6,6 +6,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "agent/audited.h"
 #include "agent/certinfo.h"
 #include "agent/events.h"
 #include "agent/log.h"
@@ -173,6 +174,47 @@ m_certs_list(struct call *c, json_t *params)
 	registry_refresh(c->agent->reg, true, certs_listed, op);
 }
 
+/* The event of a login or logout on the resolved token. */
+static json_t *
+auth_event(struct tok_op *op, uint64_t flags, bool with_flags)
+{
+	json_t *ev = audited_event(op->call,
+	    op->wire_type == P11W_LOGIN ? "login" : "logout");
+
+	if (ev == NULL)
+		return NULL;
+	json_object_set_new(ev, "token", json_string(op->serial));
+	if (with_flags)
+		json_object_set_new(ev, "pin_state", pin_flags_json(flags));
+	return ev;
+}
+
+static void
+logout_done(void *arg, int status, uint64_t rv, struct buf *resp)
+{
+	(void)arg;
+	(void)status;
+	(void)rv;
+	(void)resp;
+}
+
+/* A login whose audit record could not be written is taken back. */
+static void
+login_undo(struct call *c)
+{
+	struct tok_op *op = c->state;
+	struct buf req;
+
+	buf_init(&req, P11W_MAX_FIELD);
+	buf_put_cstr(&req, op->serial);
+	if (req.failed || p11c_call(op->module, P11W_LOGOUT, &req,
+	    LOGOUT_TIMEOUT_MS, logout_done, NULL) != 0)
+		log_err("token %s: could not take back a login", op->serial);
+	buf_free(&req);
+	events_login(c->agent->events, op->module, op->serial, op->label,
+	    false, "audit_unavailable");
+}
+
 static void
 auth_done(void *arg, int status, uint64_t rv, struct buf *resp)
 {
@@ -183,7 +225,8 @@ auth_done(void *arg, int status, uint64_t rv, struct buf *resp)
 
 	buf_reset(&op->pin);
 	if (status != 0) {
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+		audited_error(c, auth_event(op, 0, false), false, SIGNET_E_TOKEN,
+		    SIGNET_R_TOKEN_UNAVAILABLE,
 		    "the token's module helper failed; it is being restarted", NULL);
 		return;
 	}
@@ -195,8 +238,9 @@ auth_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		    (unsigned)c->peer.uid, (int)c->peer.pid);
 		events_login(c->agent->events, op->module, op->serial, op->label,
 		    login, "client");
-		call_result(c, json_pack("{s:s, s:b}", "token", op->serial,
-		    "logged_in", login));
+		audited_result(c, auth_event(op, flags, login),
+		    json_pack("{s:s, s:b}", "token", op->serial, "logged_in", login),
+		    login ? login_undo : NULL);
 		return;
 	}
 	if (login)
@@ -204,12 +248,12 @@ auth_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		    rv == CKR_PIN_INCORRECT ? "wrong PIN" : "error",
 		    (unsigned)c->peer.uid, (int)c->peer.pid);
 	if (rv == CKR_PIN_INCORRECT) {
-		call_error(c, SIGNET_E_AUTH, SIGNET_R_PIN_INCORRECT,
-		    "the token rejected the PIN",
+		audited_error(c, auth_event(op, flags, true), true, SIGNET_E_AUTH,
+		    SIGNET_R_PIN_INCORRECT, "the token rejected the PIN",
 		    json_pack("{s:o}", "pin", pin_flags_json(flags)));
 		return;
 	}
-	call_ckr_error(c, rv);
+	call_ckr_error_audited(c, rv, auth_event(op, flags, login));
 }
 
 static void
@@ -235,13 +279,14 @@ auth_token_known(void *arg)
 	if (login) {
 		/* Never guess on a PIN (DESIGN.md, principle 7). */
 		if (t->flags & CKF_USER_PIN_LOCKED) {
-			call_error(c, SIGNET_E_AUTH, SIGNET_R_PIN_LOCKED,
-			    "the user PIN is locked",
+			audited_error(c, auth_event(op, t->flags, true), true,
+			    SIGNET_E_AUTH, SIGNET_R_PIN_LOCKED, "the user PIN is locked",
 			    json_pack("{s:o}", "pin", pin_flags_json(t->flags)));
 			goto out;
 		}
 		if ((t->flags & CKF_USER_PIN_FINAL_TRY) && !op->allow_final_try) {
-			call_error(c, SIGNET_E_AUTH, SIGNET_R_PIN_FINAL_TRY,
+			audited_error(c, auth_event(op, t->flags, true), true,
+			    SIGNET_E_AUTH, SIGNET_R_PIN_FINAL_TRY,
 			    "a wrong PIN now locks the token; set allow_final_try",
 			    json_pack("{s:o}", "pin", pin_flags_json(t->flags)));
 			goto out;

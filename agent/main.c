@@ -22,7 +22,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
+#include "agent/audit.h"
+#include "agent/audit_setup.h"
+#include "agent/audited.h"
 #include "agent/config.h"
+#include "common/audit_chain.h"
 #include "agent/events.h"
 #include "agent/jsonmem.h"
 #include "agent/log.h"
@@ -51,6 +55,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: signetd [--socket PATH] [--module PATH]... [--config FILE]\n"
+	    "               [--user | --system] [--audit-dir DIR]\n"
 	    "               [--foreground] [--debug] [--version]\n");
 }
 
@@ -230,6 +235,18 @@ on_signal(void *arg, uint32_t events)
 	}
 }
 
+static void
+audit_agent_event(struct agent *a, const char *type, const char *reason)
+{
+	json_t *ev = audit_event_new(type);
+
+	if (ev == NULL)
+		return;
+	json_object_set_new(ev, "reason", json_string(reason));
+	json_object_set_new(ev, "version", json_string(SIGNET_VERSION));
+	audited_note(a, ev);
+}
+
 /* No core dumps or ptrace of a process that handles PINs. */
 static void
 harden(void)
@@ -253,6 +270,9 @@ main(int argc, char **argv)
 		{ "module", required_argument, NULL, 'm' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "system", no_argument, NULL, 'S' },
+		{ "user", no_argument, NULL, 'U' },
+		{ "audit-dir", required_argument, NULL, 'a' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -263,7 +283,7 @@ main(int argc, char **argv)
 	struct listener ls = { .fd = -1 };
 	struct sigctx sc = { .fd = -1 };
 	const char *config_file = NULL, *m;
-	char *helper = NULL, *sock = NULL;
+	char *helper = NULL, *sock = NULL, *audit_dir = NULL;
 	sigset_t mask;
 	bool foreground = false, debug = false;
 	int ch, r, status = 1;
@@ -271,6 +291,15 @@ main(int argc, char **argv)
 	config_init(&cfg);
 	while ((ch = getopt_long(argc, argv, "s:m:c:fdVh", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'S':
+		case 'U':
+			cfg.system_mode = ch == 'S';
+			cfg.mode_set = true;
+			break;
+		case 'a':
+			free(cfg.audit_dir);
+			cfg.audit_dir = strdup(optarg);
+			break;
 		case 's':
 			free(cfg.socket);
 			cfg.socket = strdup(optarg);
@@ -358,6 +387,10 @@ main(int argc, char **argv)
 	}
 	if (events_new(&agent.events, &agent) != 0)
 		goto out;
+	audit_dir = cfg.audit_dir != NULL ? strdup(cfg.audit_dir) :
+	    audit_default_dir(cfg.system_mode);
+	audit_setup(&agent, audit_dir, cfg.audit_max_file, cfg.system_mode);
+	audit_agent_event(&agent, "agent_start", "start");
 	registry_set_listener(agent.reg, events_on_snapshot, agent.events);
 	/* Learn the tokens present at start, so events report changes. */
 	events_poke(agent.events);
@@ -379,14 +412,20 @@ main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	status = 0;
 out:
-	/* Stop taking clients first, then let the helpers log out. */
+	/* Stop taking clients first, then let the helpers log out, then
+	 * write the last record. */
 	if (ls.fd >= 0)
 		close(ls.fd);
 	if (ls.path != NULL)
 		unlink(ls.path);
 	conn_close_all(&agent);
 	registry_free(agent.reg);
+	if (agent.audit != NULL) {
+		audit_agent_event(&agent, "agent_stop", status == 0 ? "stop" : "error");
+		audit_close(agent.audit);
+	}
 	events_free(agent.events);
+	free(audit_dir);
 	loop_free(agent.loop);
 	if (sc.fd >= 0)
 		close(sc.fd);

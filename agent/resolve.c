@@ -2,6 +2,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "agent/audited.h"
 #include "agent/resolve.h"
 #include "agent/selector.h"
 #include "pkcs11/ckr.h"
@@ -114,32 +115,44 @@ resolve_cert(struct call *c, struct reg_snapshot *s, const char *sel,
 }
 
 void
-call_ckr_error(struct call *c, uint64_t rv)
+call_ckr_error_audited(struct call *c, uint64_t rv, json_t *ev)
 {
 	json_t *data = json_pack("{s:s}", "ckr", ckr_name(rv));
+	const char *reason = SIGNET_R_TOKEN_ERROR;
+	const char *msg = "the token reported an error";
+	int code = SIGNET_E_TOKEN;
 
 	switch (rv) {
 	case CKR_USER_NOT_LOGGED_IN:
-		call_error(c, SIGNET_E_AUTH, SIGNET_R_AUTH_REQUIRED,
-		    "the token is not logged in", data);
+		code = SIGNET_E_AUTH;
+		reason = SIGNET_R_AUTH_REQUIRED;
+		msg = "the token is not logged in";
 		break;
 	case CKR_PIN_LOCKED:
-		call_error(c, SIGNET_E_AUTH, SIGNET_R_PIN_LOCKED,
-		    "the user PIN is locked", data);
+		code = SIGNET_E_AUTH;
+		reason = SIGNET_R_PIN_LOCKED;
+		msg = "the user PIN is locked";
 		break;
 	case CKR_PIN_LEN_RANGE:
-		call_error(c, SIGNET_E_AUTH, SIGNET_R_PIN_LEN_RANGE,
-		    "the PIN length is out of the token's range", data);
+		code = SIGNET_E_AUTH;
+		reason = SIGNET_R_PIN_LEN_RANGE;
+		msg = "the PIN length is out of the token's range";
 		break;
 	case CKR_TOKEN_NOT_PRESENT:
 	case CKR_DEVICE_REMOVED:
 	case CKR_SLOT_ID_INVALID:
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_REMOVED,
-		    "the token was removed", data);
-		break;
-	default:
-		call_error(c, SIGNET_E_TOKEN, SIGNET_R_TOKEN_ERROR,
-		    "the token reported an error", data);
+		reason = SIGNET_R_TOKEN_REMOVED;
+		msg = "the token was removed";
 		break;
 	}
+	if (ev != NULL)
+		audited_error(c, ev, code == SIGNET_E_AUTH, code, reason, msg, data);
+	else
+		call_error(c, code, reason, msg, data);
+}
+
+void
+call_ckr_error(struct call *c, uint64_t rv)
+{
+	call_ckr_error_audited(c, rv, NULL);
 }

@@ -31,7 +31,9 @@ void call_unavailable(struct call *c);
 /* {"pin_count_low":b,"pin_final_try":b,"pin_locked":b} from token flags. */
 json_t *pin_flags_json(uint64_t flags);
 
-/* Finishes a call with the error that a helper's CK_RV means. */
+/* Finishes a call with the error that a helper's CK_RV means; the
+ * audited form writes ev (taken) first. */
 void call_ckr_error(struct call *c, uint64_t rv);
+void call_ckr_error_audited(struct call *c, uint64_t rv, json_t *ev);
 
 #endif

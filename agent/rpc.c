@@ -141,6 +141,10 @@ call_new(struct conn *conn, json_t *id)
 	c->agent = conn->agent;
 	c->conn = conn;
 	c->peer = conn->peer;
+	if (conn->exe != NULL && (c->exe = strdup(conn->exe)) == NULL) {
+		free(c);
+		return NULL;
+	}
 	c->id = json_incref(id);
 	if (conn->tail != NULL)
 		conn->tail->next = c;

@@ -61,23 +61,6 @@ audit_dir_arg(const char *sub, const char *dir, bool system)
 	return d;
 }
 
-char *
-audit_key_default(const uint8_t logid[AUDIT_LOGID_LEN])
-{
-	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char id[33], *p;
-	int n;
-
-	audit_logid_hex(logid, id);
-	if (x != NULL && x[0] == '/')
-		n = asprintf(&p, "%s/signet/audit-%s.key", x, id);
-	else if (home != NULL && home[0] == '/')
-		n = asprintf(&p, "%s/.config/signet/audit-%s.key", home, id);
-	else
-		return NULL;
-	return n < 0 ? NULL : p;
-}
-
 /* ---- reading records -------------------------------------------------- */
 
 static int

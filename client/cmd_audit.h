@@ -28,8 +28,6 @@ int audit_find_main(int argc, char **argv);
 /* --dir DIR, else --system's, else the user's default. NULL (and a
  * message) without a home. malloc'd. */
 char *audit_dir_arg(const char *sub, const char *dir, bool system);
-/* $XDG_CONFIG_HOME/signet/audit-<logid>.key (~/.config when unset). */
-char *audit_key_default(const uint8_t logid[AUDIT_LOGID_LEN]);
 
 /*
  * The records of a log, in order: every file of dir (paths NULL), or the

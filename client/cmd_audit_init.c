@@ -22,53 +22,13 @@
 	"[--key-out FILE|-] [--owner USER] [--force]"
 #define SUB "audit init"
 
-/* mkdir -p for the key's directory; new ones 0700. */
-static int
-mkparents(const char *path)
-{
-	char *p = strdup(path), *s;
-
-	if (p == NULL)
-		return -1;
-	for (s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	free(p);
-	return 0;
-}
-
 static int
 write_key(const char *path, const char *text, size_t len)
 {
-	int fd, e;
-	ssize_t w;
-
 	if (strcmp(path, "-") == 0)
 		return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0 ?
 		    0 : -1;
-	if (mkparents(path) != 0)
-		return -1;
-	/* Never over an existing key: it may be the only copy of another
-	 * log's. */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0600)) < 0)
-		return -1;
-	w = write(fd, text, len);
-	if (w != (ssize_t)len || fsync(fd) != 0) {
-		e = w < 0 ? errno : EIO;
-		close(fd);
-		unlink(path);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
+	return audit_key_file_write(path, text, len);
 }
 
 /* The old log stays readable and verifiable with its own key under

@@ -246,5 +246,12 @@ const char *audit_verdict_name(enum audit_verdict v);
 /* $XDG_STATE_HOME/signet/audit, ~/.local/state/signet/audit, or with
  * system /var/lib/signet/audit. malloc'd; NULL without a home. */
 char *audit_default_dir(bool system);
+/* Where `signet audit init` puts the officer's key by default:
+ * $XDG_CONFIG_HOME/signet/audit-<logid>.key (or ~/.config/...); NULL when
+ * neither variable is usable. */
+char *audit_key_default(const uint8_t logid[AUDIT_LOGID_LEN]);
+/* Writes the officer's key text to a new 0600 file (never over an existing
+ * one), creating missing parent directories 0700; -1 with errno. */
+int audit_key_file_write(const char *path, const char *text, size_t len);
 
 #endif

@@ -494,3 +494,66 @@ audit_default_dir(bool system)
 		return NULL;
 	return p;
 }
+
+char *
+audit_key_default(const uint8_t logid[AUDIT_LOGID_LEN])
+{
+	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char id[33], *p;
+	int n;
+
+	audit_logid_hex(logid, id);
+	if (x != NULL && x[0] == '/')
+		n = asprintf(&p, "%s/signet/audit-%s.key", x, id);
+	else if (home != NULL && home[0] == '/')
+		n = asprintf(&p, "%s/.config/signet/audit-%s.key", home, id);
+	else
+		return NULL;
+	return n < 0 ? NULL : p;
+}
+
+/* mkdir -p for the key's directory; new ones 0700. */
+static int
+mkparents(const char *path)
+{
+	char *p = strdup(path), *s;
+
+	if (p == NULL)
+		return -1;
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	free(p);
+	return 0;
+}
+
+int
+audit_key_file_write(const char *path, const char *text, size_t len)
+{
+	int fd, e;
+	ssize_t w;
+
+	if (mkparents(path) != 0)
+		return -1;
+	/* Never over an existing key: it may be the only copy of another
+	 * log's. */
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) < 0)
+		return -1;
+	w = write(fd, text, len);
+	if (w != (ssize_t)len || fsync(fd) != 0) {
+		e = w < 0 ? errno : EIO;
+		close(fd);
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}

@@ -64,6 +64,7 @@
 #define SIGNET_R_UNSUPPORTED_KEY   "unsupported_key"
 #define SIGNET_R_INTERNAL_ERROR    "internal_error"
 #define SIGNET_R_PEER_REFUSED      "peer_refused"
+#define SIGNET_R_AUDIT_UNAVAILABLE "audit_unavailable"
 #define SIGNET_R_AUTH_REQUIRED     "auth_required"
 #define SIGNET_R_PIN_INCORRECT     "pin_incorrect"
 #define SIGNET_R_PIN_FINAL_TRY     "pin_final_try"

@@ -127,7 +127,9 @@ class Agent:
     """signetd in the foreground on a private socket.
 
     Attributes: socket (path), pid, proc, dir (its temporary directory,
-    also its XDG_RUNTIME_DIR), log_path (stdout+stderr of signetd).
+    also its XDG_RUNTIME_DIR), log_path (stdout+stderr of signetd),
+    audit_dir (its private audit log, set up by signetd on first start;
+    the officer's key goes under dir/config, see audit_key()).
     """
 
     def __init__(self, build=None, token=None, extra_args=(), env=None,
@@ -144,9 +146,13 @@ class Agent:
         args = [self.binary, "--foreground", "--socket", self.socket]
         for m in modules:
             args += ["--module", m]
+        self.audit_dir = os.path.join(self.dir, "audit")
+        if "--audit-dir" not in extra_args:
+            args += ["--audit-dir", self.audit_dir]
         args += list(extra_args)
         run_env = dict(os.environ if env is None else env)
         run_env["XDG_RUNTIME_DIR"] = self.dir
+        run_env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
         if token is not None:
             run_env["SOFTHSM2_CONF"] = token.conf
         self.args = args
@@ -161,6 +167,13 @@ class Agent:
         except BaseException:
             self.kill()
             raise
+
+    def audit_key(self):
+        """The officer's key that signetd wrote when it set up the log."""
+        d = os.path.join(self.dir, "config", "signet")
+        keys = [f for f in os.listdir(d) if f.endswith(".key")]
+        assert len(keys) == 1, keys
+        return os.path.join(d, keys[0])
 
     def _wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
