@@ -5,11 +5,16 @@
  * tool lets the tests drive the one CAdES assembler (agent/cades.c)
  * exactly as the agent does, with a key file standing in for the token:
  * cades_prepare, then a raw PKCS#11-style signature (RSA: PKCS#1 v1.5 over
- * the DigestInfo, as CKM_RSA_PKCS; EC: r||s over the hash, as CKM_ECDSA),
- * then cades_finish. Never install it.
+ * the DigestInfo, as CKM_RSA_PKCS; EC: r||s over the hash, as CKM_ECDSA;
+ * GOST: s||r over the Streebog hash, as CKM_GOSTR3410(_512), or with
+ * "combined" as CKM_GOSTR3410_WITH_GOSTR3411_12_256/512 over the signed
+ * attributes), then cades_finish. It loads the gost engine itself, as the
+ * agent does: no OPENSSL_CONF needed. Never install it.
  *
- * usage: softsign KEY.pem CERT.pem DOC OUT.sig [sha256|sha384|sha512]
+ * usage: softsign KEY.pem CERT.pem DOC OUT.sig
+ *            [sha256|sha384|sha512|streebog256|streebog512 [combined]]
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "agent/cades.h"
+#include "agent/gost.h"
 #include "tests/lib/core_fixtures.h"
 
 static int
@@ -59,15 +65,27 @@ main(int argc, char **argv)
 	FILE *f;
 	uint8_t dig[64], raw[1024], *sig = NULL;
 	size_t rawlen = 0, siglen = 0;
+	/* what a token with the combined TC26 mechanisms would report */
+	static const unsigned long combined[] = {
+		CADES_CKM_GOSTR3410, CADES_CKM_GOSTR3410_512,
+		CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_256,
+		CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512,
+	};
 	int dg = CADES_SHA256, r, ret = 1;
+	bool comb = false;
 
 	memset(&p, 0, sizeof(p));
-	if (argc != 5 && argc != 6) {
+	if (argc < 5 || argc > 7 || (argc == 7 &&
+	    !(comb = strcmp(argv[6], "combined") == 0))) {
 		fprintf(stderr, "usage: softsign KEY.pem CERT.pem DOC OUT.sig "
-		    "[sha256|sha384|sha512]\n");
+		    "[sha256|sha384|sha512|streebog256|streebog512 "
+		    "[combined]]\n");
 		return 2;
 	}
-	if (argc == 6 && (dg = cades_digest_from_name(argv[5])) < 0) {
+	/* without the engine, GOST keys and Streebog are unknown below */
+	if (gost_init(NULL) != 0)
+		fprintf(stderr, "softsign: no gost engine\n");
+	if (argc >= 6 && (dg = cades_digest_from_name(argv[5])) < 0) {
 		fprintf(stderr, "softsign: unknown digest %s\n", argv[5]);
 		return 2;
 	}
@@ -92,8 +110,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "softsign: cannot hash %s\n", argv[3]);
 		goto out;
 	}
-	if ((r = cades_prepare(&p, cert, dg, dig, cades_digest_len(dg),
-	    time(NULL))) != 0) {
+	if ((r = cades_prepare_ex(&p, cert, dg, dig, cades_digest_len(dg),
+	    time(NULL), comb ? combined : NULL, comb ? 4 : 0)) != 0) {
 		fprintf(stderr, "softsign: cades_prepare: %s\n",
 		    signet_strerror(r));
 		goto out;
