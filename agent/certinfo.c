@@ -22,6 +22,8 @@
  * P11W_MAX_FIELD): nothing larger can reach us anyway. */
 #define CERTINFO_MAX_DER (1u * 1024u * 1024u)
 #define CERTINFO_MAX_NAME (64u * 1024u) /* printed Name, bytes */
+#define CERTINFO_MAX_SIGN_TOOL 800 /* bytes: 200 characters of UTF-8 */
+#define CERTINFO_OID_TEXT 128               /* dotted OID text we compare */
 
 X509 *
 certinfo_parse(const uint8_t *der, size_t len)
@@ -256,6 +258,126 @@ key_usage_json(X509 *cert)
 	return a;
 }
 
+/* The digits of a subject attribute's value into out; "" when it holds
+ * anything but digits, spaces and dashes, or too many digits. */
+static void
+id_digits(const ASN1_STRING *v, char out[CERTINFO_MAX_ID])
+{
+	const unsigned char *p = ASN1_STRING_get0_data(v);
+	int n = ASN1_STRING_length(v), i;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (p == NULL || n <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (p[i] == ' ' || p[i] == '-')
+			continue;
+		if (p[i] < '0' || p[i] > '9' || o >= CERTINFO_MAX_ID - 1) {
+			out[0] = '\0';
+			return;
+		}
+		out[o++] = (char)p[i];
+	}
+	out[o] = '\0';
+}
+
+void
+certinfo_ids(X509 *cert, struct certinfo_ids *ids)
+{
+	const X509_NAME *name;
+	const X509_NAME_ENTRY *e;
+	char oid[CERTINFO_OID_TEXT];
+	char *dst;
+	int i, n;
+
+	memset(ids, 0, sizeof(*ids));
+	if (cert == NULL || (name = X509_get_subject_name(cert)) == NULL)
+		return;
+	n = X509_NAME_entry_count(name);
+	for (i = 0; i < n; i++) {
+		e = X509_NAME_get_entry(name, i);
+		/* by OID text: OpenSSL 3.0 has no NID for INNLE */
+		if (e == NULL || OBJ_obj2txt(oid, sizeof(oid),
+		    X509_NAME_ENTRY_get_object(e), 1) <= 0)
+			continue;
+		if (strcmp(oid, CERTINFO_OID_SNILS) == 0)
+			dst = ids->snils;
+		else if (strcmp(oid, CERTINFO_OID_INN) == 0)
+			dst = ids->inn;
+		else if (strcmp(oid, CERTINFO_OID_INNLE) == 0)
+			dst = ids->innle;
+		else if (strcmp(oid, CERTINFO_OID_OGRN) == 0)
+			dst = ids->ogrn;
+		else if (strcmp(oid, CERTINFO_OID_OGRNIP) == 0)
+			dst = ids->ogrnip;
+		else
+			continue;
+		/* the first one counts; a second is not a second person */
+		if (dst[0] == '\0')
+			id_digits(X509_NAME_ENTRY_get_data(e), dst);
+	}
+	ERR_clear_error();
+}
+
+/* subjectSignTool ::= UTF8String (SIZE (1..200)); NULL when absent or
+ * malformed (json_stringn refuses invalid UTF-8). */
+static json_t *
+sign_tool_json(X509 *cert)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(CERTINFO_OID_SIGN_TOOL, 1);
+	const ASN1_OCTET_STRING *os;
+	ASN1_UTF8STRING *u = NULL;
+	const unsigned char *p;
+	json_t *j = NULL;
+	int idx;
+
+	if (obj == NULL)
+		goto out;
+	if ((idx = X509_get_ext_by_OBJ(cert, obj, -1)) < 0 ||
+	    (os = X509_EXTENSION_get_data(X509_get_ext(cert, idx))) == NULL)
+		goto out;
+	p = ASN1_STRING_get0_data(os);
+	if ((u = d2i_ASN1_UTF8STRING(NULL, &p, ASN1_STRING_length(os))) ==
+	    NULL || ASN1_STRING_length(u) <= 0 ||
+	    ASN1_STRING_length(u) > CERTINFO_MAX_SIGN_TOOL)
+		goto out;
+	j = json_stringn((const char *)ASN1_STRING_get0_data(u),
+	    (size_t)ASN1_STRING_length(u));
+out:
+	ERR_clear_error();
+	ASN1_UTF8STRING_free(u);
+	ASN1_OBJECT_free(obj);
+	return j;
+}
+
+/* The Russian identifiers and the signing tool, each only when present. */
+static int
+ru_json(X509 *cert, json_t *o)
+{
+	struct certinfo_ids ids;
+	const struct {
+		const char *key;
+		const char *val;
+	} f[] = {
+		{ "snils", ids.snils }, { "inn", ids.inn },
+		{ "innle", ids.innle }, { "ogrn", ids.ogrn },
+		{ "ogrnip", ids.ogrnip },
+	};
+	json_t *tool;
+	size_t i;
+
+	certinfo_ids(cert, &ids);
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].val[0] != '\0' &&
+		    json_object_set_new(o, f[i].key, json_string(f[i].val)) != 0)
+			return SIGNET_ERR_NOMEM;
+	if ((tool = sign_tool_json(cert)) != NULL &&
+	    json_object_set_new(o, "subject_sign_tool", tool) != 0)
+		return SIGNET_ERR_NOMEM;
+	return 0;
+}
+
 int
 certinfo_to_json(X509 *cert, json_t *obj)
 {
@@ -292,6 +414,8 @@ certinfo_to_json(X509 *cert, json_t *obj)
 		r = SIGNET_ERR_NOMEM;
 		goto out;
 	}
+	if ((r = ru_json(cert, t)) != 0)
+		goto out;
 	if (json_object_update(obj, t) != 0) {
 		r = SIGNET_ERR_NOMEM;
 		goto out;

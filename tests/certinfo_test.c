@@ -1,13 +1,16 @@
 /*
  * Unit test of agent/certinfo.c on certificates made for the purpose: RSA
  * and EC, with and without keyUsage, Cyrillic and special-character
- * names, GeneralizedTime validity, odd serials, and broken DER.
+ * names, GeneralizedTime validity, odd serials, and broken DER; the
+ * identifiers of Russian qualified certificates (SNILS, INN, INNLE, OGRN,
+ * OGRNIP, subjectSignTool) and GOST keys.
  */
 #include <string.h>
 
 #include <openssl/x509v3.h>
 
 #include "agent/certinfo.h"
+#include "agent/gost.h"
 #include "tests/lib/core_fixtures.h"
 
 static EVP_PKEY *ca_key;
@@ -260,6 +263,136 @@ test_parse(void)
 	EVP_PKEY_free(k);
 }
 
+/* A subject attribute as a UTF8String whatever OpenSSL's table says (it
+ * wants NumericString of fixed sizes for SNILS, INN, OGRN), re-signed. */
+static X509 *
+with_attr(X509 *x, const char *oid, const char *value)
+{
+	REQUIRE(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), oid,
+	    V_ASN1_UTF8STRING, (const unsigned char *)value, -1, -1, 0) == 1);
+	REQUIRE(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	return x;
+}
+
+/* subjectSignTool (1.2.643.100.111): a UTF8String, added and re-signed */
+static X509 *
+with_sign_tool(X509 *x, const char *tool)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(CERTINFO_OID_SIGN_TOOL, 1);
+	ASN1_UTF8STRING *u = ASN1_UTF8STRING_new();
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	X509_EXTENSION *ext;
+	unsigned char *der = NULL;
+	int n;
+
+	REQUIRE(obj != NULL && u != NULL && os != NULL);
+	REQUIRE(ASN1_STRING_set(u, tool, -1) == 1);
+	REQUIRE((n = i2d_ASN1_UTF8STRING(u, &der)) > 0);
+	REQUIRE(ASN1_OCTET_STRING_set(os, der, n) == 1);
+	REQUIRE((ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os)) != NULL);
+	REQUIRE(X509_add_ext(x, ext, -1) == 1);
+	REQUIRE(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	X509_EXTENSION_free(ext);
+	OPENSSL_free(der);
+	ASN1_OCTET_STRING_free(os);
+	ASN1_UTF8STRING_free(u);
+	ASN1_OBJECT_free(obj);
+	return x;
+}
+
+static void
+test_ru_ids(void)
+{
+	EVP_PKEY *k = fx_key("p256");
+	struct fx_cert_opts o = {
+		/* INN of an organisation in the old "00" form, INNLE, OGRN,
+		 * OGRNIP; SNILS added below with the usual separators */
+		.subject = "/C=RU/CN=\xd0\x98\xd0\xb2\xd0\xb0\xd0\xbd"
+		    "/1.2.643.3.131.1.1=009649397010"
+		    "/1.2.643.100.4=9649397010"
+		    "/1.2.643.100.1=1027700132195"
+		    "/1.2.643.100.5=312345678901234",
+		.not_before = 0, .not_after = 86400,
+		.key_usage = FX_KU_NONE,
+	};
+	struct certinfo_ids ids;
+	X509 *x;
+	json_t *j;
+
+	x = reparse(with_sign_tool(with_attr(fx_cert(k, ca_key, ca, &o),
+	    CERTINFO_OID_SNILS, "123-456-789 01"),
+	    "\xd0\x9a\xd1\x80\xd0\xb8\xd0\xbf\xd1\x82\xd0\xbe\xd0\x9f"
+	    "\xd1\x80\xd0\xbe CSP 5.0"));
+	REQUIRE((j = json_object()) != NULL);
+	CHECK_EQ_INT(certinfo_to_json(x, j), 0);
+	CHECK_STR(j, "snils", "12345678901");
+	CHECK_STR(j, "inn", "009649397010");
+	CHECK_STR(j, "innle", "9649397010");
+	CHECK_STR(j, "ogrn", "1027700132195");
+	CHECK_STR(j, "ogrnip", "312345678901234");
+	CHECK_STR(j, "subject_sign_tool",
+	    "\xd0\x9a\xd1\x80\xd0\xb8\xd0\xbf\xd1\x82\xd0\xbe\xd0\x9f"
+	    "\xd1\x80\xd0\xbe CSP 5.0");
+	CHECK_EQ_INT(json_object_size(j), 16);
+	certinfo_ids(x, &ids);
+	CHECK(strcmp(ids.snils, "12345678901") == 0);
+	CHECK(strcmp(ids.innle, "9649397010") == 0);
+	json_decref(j);
+	X509_free(x);
+
+	/* not digits, or too long: left out, never half-reported */
+	o.subject = "/CN=bad";
+	x = reparse(with_attr(with_attr(fx_cert(k, ca_key, ca, &o),
+	    CERTINFO_OID_SNILS, "1234567890x"), CERTINFO_OID_OGRN,
+	    "123456789012345678901234567890123"));
+	REQUIRE((j = json_object()) != NULL);
+	CHECK_EQ_INT(certinfo_to_json(x, j), 0);
+	CHECK(json_object_get(j, "snils") == NULL);
+	CHECK(json_object_get(j, "ogrn") == NULL);
+	CHECK(json_object_get(j, "subject_sign_tool") == NULL);
+	CHECK_EQ_INT(json_object_size(j), 10);
+	certinfo_ids(x, &ids);
+	CHECK(ids.snils[0] == '\0' && ids.ogrn[0] == '\0' &&
+	    ids.inn[0] == '\0');
+	json_decref(j);
+	X509_free(x);
+	certinfo_ids(NULL, &ids);
+	CHECK(ids.snils[0] == '\0');
+	EVP_PKEY_free(k);
+}
+
+/* GOST keys read through the gost engine. */
+static void
+test_gost(void)
+{
+	static const struct {
+		const char *kind, *type;
+		int bits;
+	} g[] = { { "gost256", "gost2012_256", 256 },
+	    { "gost512", "gost2012_512", 512 } };
+	struct fx_cert_opts o = {
+		.subject = "/CN=g", .not_before = 0, .not_after = 86400,
+		.key_usage = FX_KU_NONE,
+	};
+	EVP_PKEY *k;
+	X509 *x;
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		k = fx_key(g[i].kind);
+		x = reparse(fx_cert(k, ca_key, ca, &o));
+		REQUIRE((j = json_object()) != NULL);
+		CHECK_EQ_INT(certinfo_to_json(x, j), 0);
+		CHECK_STR(j, "key_type", g[i].type);
+		CHECK_EQ_INT(json_integer_value(json_object_get(j, "key_bits")),
+		    g[i].bits);
+		json_decref(j);
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+}
+
 int
 main(void)
 {
@@ -277,6 +410,9 @@ main(void)
 	test_ec();
 	test_other_key();
 	test_parse();
+	test_ru_ids();
+	REQUIRE(gost_init(NULL) == 0);
+	test_gost();
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
 	if (fx_failures != 0) {
