@@ -16,6 +16,7 @@
 
 #define URI_SCHEME     "pkcs11:"
 #define SHA256_PREFIX  "sha256:"
+#define RU_MAX_TEXT    64u /* "ogrn:" and digits with separators, bytes */
 #define SERIAL_MAX_LEN 64u /* bare serial; CK_TOKEN_INFO has 16 */
 
 enum attr {
@@ -231,6 +232,48 @@ parse_sha256(const char *t, uint8_t out[32])
 	return *t == '\0';
 }
 
+static const struct {
+	const char *prefix;
+	int which;
+	size_t len1, len2;   /* allowed digit counts */
+} ru_forms[] = {
+	{ "snils:", SEL_RU_SNILS, 11, 11 },
+	{ "inn:", SEL_RU_INN, 10, 12 },
+	{ "ogrn:", SEL_RU_OGRN, 13, 15 },
+};
+
+/* 1: a SEL_RU selector was parsed into s; 0: not one of these prefixes;
+ * negative: one of them, malformed. */
+static int
+parse_ru(struct selector *s, const char *text, size_t n)
+{
+	const char *v;
+	size_t i, k, o = 0;
+
+	for (i = 0; i < sizeof(ru_forms) / sizeof(ru_forms[0]); i++) {
+		k = strlen(ru_forms[i].prefix);
+		if (strncasecmp(text, ru_forms[i].prefix, k) == 0)
+			break;
+	}
+	if (i == sizeof(ru_forms) / sizeof(ru_forms[0]))
+		return 0;
+	if (n > RU_MAX_TEXT)
+		return SIGNET_ERR_FORMAT;
+	for (v = text + k; *v != '\0'; v++) {
+		if ((*v == ' ' || *v == '-') && o > 0 && v[1] != '\0')
+			continue; /* separators between digits only */
+		if (*v < '0' || *v > '9' || o >= SELECTOR_MAX_RU)
+			return SIGNET_ERR_FORMAT;
+		s->ru_digits[o++] = *v;
+	}
+	s->ru_digits[o] = '\0';
+	if (o != ru_forms[i].len1 && o != ru_forms[i].len2)
+		return SIGNET_ERR_FORMAT;
+	s->kind = SEL_RU;
+	s->ru = ru_forms[i].which;
+	return 1;
+}
+
 /* Printable ASCII without space and without the characters that are
  * special in URIs, shells or our own selector forms. */
 static bool
@@ -271,6 +314,12 @@ selector_parse(struct selector *s, const char *text, bool for_cert)
 	if (parse_sha256(text, s->sha256)) {
 		s->kind = SEL_SHA256;
 		return 0;
+	}
+	/* an identifier names a certificate, never a token */
+	if ((r = parse_ru(s, text, n)) != 0) {
+		if (r > 0 && for_cert)
+			return 0;
+		goto bad;
 	}
 	/* A certificate selector is a URI or a fingerprint
 	 * (docs/protocol.md): a bare serial names a token, not a key. */
@@ -314,7 +363,39 @@ selector_match_token(const struct selector *s, const char *serial,
 		    text_ok(s->manufacturer, manufacturer) &&
 		    text_ok(s->model, model);
 	case SEL_SHA256:
+	case SEL_RU:
 		break;
+	}
+	return false;
+}
+
+/* Does the certificate's identifier equal the selector's digits? */
+static bool
+digits_eq(const char *want, const char *have)
+{
+	return have != NULL && have[0] != '\0' && strcmp(want, have) == 0;
+}
+
+static bool
+ru_match(const struct selector *s, const struct selector_cert_attrs *a)
+{
+	const char *want = s->ru_digits, *inn;
+	size_t n = strlen(want);
+
+	if (a == NULL)
+		return false;
+	switch (s->ru) {
+	case SEL_RU_SNILS:
+		return digits_eq(want, a->snils);
+	case SEL_RU_INN:
+		if (n == 12)
+			return digits_eq(want, a->inn);
+		inn = a->inn;
+		return digits_eq(want, a->innle) || (inn != NULL &&
+		    strlen(inn) == 12 && inn[0] == '0' && inn[1] == '0' &&
+		    strcmp(inn + 2, want) == 0);
+	case SEL_RU_OGRN:
+		return digits_eq(want, n == 13 ? a->ogrn : a->ogrnip);
 	}
 	return false;
 }
@@ -324,6 +405,16 @@ selector_match_cert(const struct selector *s, const char *serial,
     const char *token_label, const char *manufacturer, const char *model,
     const uint8_t *id, size_t id_len, const char *obj_label,
     const uint8_t sha256[32])
+{
+	return selector_match_cert_attrs(s, serial, token_label, manufacturer,
+	    model, id, id_len, obj_label, sha256, NULL);
+}
+
+bool
+selector_match_cert_attrs(const struct selector *s, const char *serial,
+    const char *token_label, const char *manufacturer, const char *model,
+    const uint8_t *id, size_t id_len, const char *obj_label,
+    const uint8_t sha256[32], const struct selector_cert_attrs *ca)
 {
 	if (s == NULL)
 		return false;
@@ -349,6 +440,8 @@ selector_match_cert(const struct selector *s, const char *serial,
 		 * object label is compared with the certificate's.
 		 */
 		return text_ok(s->object, obj_label);
+	case SEL_RU:
+		return ru_match(s, ca);
 	}
 	return false;
 }

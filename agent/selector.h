@@ -1,7 +1,8 @@
 /*
  * Token and certificate selectors from clients (docs/protocol.md,
- * "Selectors"): RFC 7512 pkcs11: URIs, bare token serials, and SHA-256
- * certificate fingerprints. Pure parsing and matching; no I/O.
+ * "Selectors"): RFC 7512 pkcs11: URIs, bare token serials, SHA-256
+ * certificate fingerprints, and the identifiers of Russian qualified
+ * certificates (snils:, inn:, ogrn:). Pure parsing and matching; no I/O.
  */
 #ifndef SIGNET_SELECTOR_H
 #define SIGNET_SELECTOR_H
@@ -13,9 +14,10 @@
 #include "common/err.h"
 
 #define SELECTOR_MAX_ATTR 256 /* bytes of one decoded URI attribute */
+#define SELECTOR_MAX_RU 15    /* digits of the longest identifier (OGRNIP) */
 
 struct selector {
-	enum { SEL_URI, SEL_SERIAL, SEL_SHA256 } kind;
+	enum { SEL_URI, SEL_SERIAL, SEL_SHA256, SEL_RU } kind;
 	/* SEL_URI: each attribute is NULL when absent. id is binary (id_len). */
 	char *serial, *token, *manufacturer, *model, *object;
 	uint8_t *id;
@@ -24,6 +26,17 @@ struct selector {
 	enum { SEL_TYPE_ANY, SEL_TYPE_CERT, SEL_TYPE_PRIVATE } type;
 	/* SEL_SHA256 */
 	uint8_t sha256[32];
+	/* SEL_RU: which identifier, and its digits (NUL-terminated) */
+	enum { SEL_RU_SNILS, SEL_RU_INN, SEL_RU_OGRN } ru;
+	char ru_digits[SELECTOR_MAX_RU + 1];
+};
+
+/*
+ * What SEL_RU selectors match: a certificate's identifiers as digits
+ * (certinfo_ids() gives them), each NULL or "" when absent.
+ */
+struct selector_cert_attrs {
+	const char *snils, *inn, *innle, *ogrn, *ogrnip;
 };
 
 /*
@@ -34,6 +47,10 @@ struct selector {
  * "pkcs11:" prefix makes a URI; anything else of printable ASCII is a bare
  * serial (SEL_SERIAL). for_cert: URIs may carry id/object/type (certificate
  * selectors) -- for token selectors those are SIGNET_ERR_FORMAT.
+ * Certificate selectors only (SEL_RU; ' ' and '-' between digits ignored):
+ * "snils:" + 11 digits, "inn:" + 12 digits (a person) or 10 (an
+ * organisation), "ogrn:" + 13 digits (OGRN) or 15 (OGRNIP); other counts
+ * are SIGNET_ERR_FORMAT.
  */
 MUST_CHECK int selector_parse(struct selector *s, const char *text, bool for_cert);
 void selector_clear(struct selector *s);
@@ -42,11 +59,24 @@ void selector_clear(struct selector *s);
 bool selector_match_token(const struct selector *s, const char *serial,
     const char *label, const char *manufacturer, const char *model);
 
-/* Does it name this certificate object on that token? */
+/* Does it name this certificate object on that token? (SEL_RU never
+ * matches here: use selector_match_cert_attrs.) */
 bool selector_match_cert(const struct selector *s, const char *serial,
     const char *token_label, const char *manufacturer, const char *model,
     const uint8_t *id, size_t id_len, const char *obj_label,
     const uint8_t sha256[32]);
+
+/*
+ * selector_match_cert, also knowing the certificate's identifiers (attrs
+ * may be NULL: none). SEL_RU: "snils:" matches SNILS; "inn:" 12 digits
+ * matches INN, 10 digits INNLE or an INN of "00" + those 10 (how
+ * certificates before FSB order 795 carried an organisation's INN);
+ * "ogrn:" 13 digits matches OGRN, 15 OGRNIP.
+ */
+bool selector_match_cert_attrs(const struct selector *s, const char *serial,
+    const char *token_label, const char *manufacturer, const char *model,
+    const uint8_t *id, size_t id_len, const char *obj_label,
+    const uint8_t sha256[32], const struct selector_cert_attrs *attrs);
 
 /* "pkcs11:serial=<pct>;id=<%XX..>" -- malloc'ed; NULL on ENOMEM. Every
  * byte of id is %XX-escaped; serial escapes all but RFC 3986 unreserved. */

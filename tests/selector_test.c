@@ -1,11 +1,13 @@
 /*
  * Unit test of agent/selector.c: a table of good and bad selectors with
  * their exact results, matching, and generate -> parse -> match round
- * trips.
+ * trips; snils:/inn:/ogrn: selectors matched against the identifiers
+ * certinfo reads from certificates made for the purpose.
  */
 #include <string.h>
 
 #include "signet/protocol.h"
+#include "agent/certinfo.h"
 #include "agent/selector.h"
 #include "tests/lib/core_fixtures.h"
 
@@ -385,9 +387,151 @@ test_roundtrip(void)
 	free(u);
 }
 
+/* Parses for_cert; 0 and the digits, or the error. */
+static int
+ru_parse(const char *text, bool for_cert, int which, const char *digits)
+{
+	struct selector s;
+	int r = selector_parse(&s, text, for_cert);
+
+	if (r == 0) {
+		CHECK_EQ_INT(s.kind, SEL_RU);
+		CHECK_EQ_INT(s.ru, which);
+		if (strcmp(s.ru_digits, digits) != 0) {
+			fprintf(stderr, "%s: digits %s, want %s\n", text,
+			    s.ru_digits, digits);
+			fx_failures++;
+		}
+		selector_clear(&s);
+	}
+	return r;
+}
+
+static void
+test_ru_parse(void)
+{
+	CHECK_EQ_INT(ru_parse("snils:12345678901", CRT, SEL_RU_SNILS,
+	    "12345678901"), 0);
+	CHECK_EQ_INT(ru_parse("SNILS:123-456-789 01", CRT, SEL_RU_SNILS,
+	    "12345678901"), 0);
+	CHECK_EQ_INT(ru_parse("inn:123456789012", CRT, SEL_RU_INN,
+	    "123456789012"), 0);
+	CHECK_EQ_INT(ru_parse("inn:7701234567", CRT, SEL_RU_INN,
+	    "7701234567"), 0);
+	CHECK_EQ_INT(ru_parse("ogrn:1027700132195", CRT, SEL_RU_OGRN,
+	    "1027700132195"), 0);
+	CHECK_EQ_INT(ru_parse("ogrn:312345678901234", CRT, SEL_RU_OGRN,
+	    "312345678901234"), 0);
+	/* wrong counts, letters, empty, separators not between digits */
+	CHECK_EQ_INT(ru_parse("snils:1234567890", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils:123456789012", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("inn:12345678901", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("ogrn:12345678901234", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils:1234567890a", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils:", CRT, 0, ""), SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils:-12345678901", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils:12345678901-", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils:1234567890123456789012345", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("snils: 12345678901", CRT, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	/* a certificate, never a token */
+	CHECK_EQ_INT(ru_parse("snils:12345678901", TOK, 0, ""),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(ru_parse("inn:123456789012", TOK, 0, ""),
+	    SIGNET_ERR_FORMAT);
+}
+
+/* A certificate with the given subject; its identifiers through certinfo. */
+static X509 *
+ru_cert(EVP_PKEY *k, const char *subject)
+{
+	struct fx_cert_opts o = {
+		.subject = subject, .not_before = 0, .not_after = 86400,
+		.key_usage = FX_KU_NONE,
+	};
+
+	return fx_cert(k, NULL, NULL, &o);
+}
+
+static bool
+ru_match(const char *sel, X509 *x)
+{
+	struct selector s;
+	struct certinfo_ids ids;
+	struct selector_cert_attrs a;
+	static const uint8_t fp[32];
+	bool m;
+
+	REQUIRE(selector_parse(&s, sel, true) == 0);
+	certinfo_ids(x, &ids);
+	a.snils = ids.snils;
+	a.inn = ids.inn;
+	a.innle = ids.innle;
+	a.ogrn = ids.ogrn;
+	a.ogrnip = ids.ogrnip;
+	m = selector_match_cert_attrs(&s, "S", "L", "M", "m",
+	    (const uint8_t *)"i", 1, "c", fp, &a);
+	/* without the certificate's attributes, it names nothing */
+	CHECK(!selector_match_cert(&s, "S", "L", "M", "m",
+	    (const uint8_t *)"i", 1, "c", fp));
+	CHECK(!selector_match_cert_attrs(&s, "S", "L", "M", "m",
+	    (const uint8_t *)"i", 1, "c", fp, NULL));
+	CHECK(!selector_match_token(&s, "S", "L", "M", "m"));
+	selector_clear(&s);
+	return m;
+}
+
+static void
+test_ru_match(void)
+{
+	EVP_PKEY *k = fx_key("p256");
+	/* a person: SNILS, INN, OGRNIP */
+	X509 *person = ru_cert(k, "/CN=p/1.2.643.100.3=12345678901"
+	    "/1.2.643.3.131.1.1=123456789012/1.2.643.100.5=312345678901234");
+	/* an organisation: INNLE, OGRN, and the old "00" INN */
+	X509 *org = ru_cert(k, "/CN=o/1.2.643.100.4=7701234567"
+	    "/1.2.643.100.1=1027700132195");
+	X509 *old = ru_cert(k, "/CN=o/1.2.643.3.131.1.1=009649397010");
+	X509 *none = ru_cert(k, "/CN=n");
+
+	CHECK(ru_match("snils:12345678901", person));
+	CHECK(ru_match("snils:123-456-789 01", person));
+	CHECK(!ru_match("snils:12345678902", person));
+	CHECK(!ru_match("snils:12345678901", org));
+	CHECK(ru_match("inn:123456789012", person));
+	CHECK(!ru_match("inn:123456789013", person));
+	CHECK(ru_match("inn:7701234567", org));
+	CHECK(!ru_match("inn:7701234567", person));
+	CHECK(ru_match("inn:9649397010", old));   /* "00" + INNLE */
+	CHECK(ru_match("inn:009649397010", old));
+	CHECK(!ru_match("inn:3456789012", person)); /* not "00"-prefixed */
+	CHECK(ru_match("ogrn:1027700132195", org));
+	CHECK(!ru_match("ogrn:1027700132195", person));
+	CHECK(ru_match("ogrn:312345678901234", person));
+	CHECK(!ru_match("ogrn:312345678901234", org));
+	CHECK(!ru_match("snils:12345678901", none));
+	CHECK(!ru_match("inn:7701234567", none));
+	CHECK(!ru_match("ogrn:1027700132195", none));
+	X509_free(person);
+	X509_free(org);
+	X509_free(old);
+	X509_free(none);
+	EVP_PKEY_free(k);
+}
+
 int
 main(void)
 {
+	test_ru_parse();
+	test_ru_match();
 	test_table();
 	test_limits();
 	test_matching();
