@@ -3,6 +3,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "agent/audited.h"
+#include "agent/certinfo.h"
 #include "agent/resolve.h"
 #include "agent/selector.h"
 #include "pkcs11/ckr.h"
@@ -70,6 +71,31 @@ resolve_token(struct call *c, struct reg_snapshot *s, const char *sel)
 	return NULL;
 }
 
+/*
+ * snils:/inn:/ogrn: selectors match the certificate's subject, read here
+ * for those selectors only (a registry cache of the identifiers would
+ * spare the reading).
+ */
+static bool
+match_cert(const struct selector *sel, const struct reg_token *t,
+    const struct reg_cert *rc)
+{
+	struct certinfo_ids ids;
+	struct selector_cert_attrs a = { NULL, NULL, NULL, NULL, NULL };
+
+	if (sel->kind == SEL_RU) {
+		certinfo_ids(rc->x509, &ids);
+		a.snils = ids.snils;
+		a.inn = ids.inn;
+		a.innle = ids.innle;
+		a.ogrn = ids.ogrn;
+		a.ogrnip = ids.ogrnip;
+	}
+	return selector_match_cert_attrs(sel, t->serial, t->label,
+	    t->manufacturer, t->model, rc->id, rc->id_len, rc->label,
+	    rc->sha256, &a);
+}
+
 struct reg_cert *
 resolve_cert(struct call *c, struct reg_snapshot *s, const char *sel,
     struct reg_token **tok, const char **reason)
@@ -90,9 +116,7 @@ resolve_cert(struct call *c, struct reg_snapshot *s, const char *sel,
 		t = &s->tokens[i];
 		for (j = 0; j < t->ncerts; j++) {
 			rc = &t->certs[j];
-			if (rc->key == 0 || !selector_match_cert(&parsed, t->serial,
-			    t->label, t->manufacturer, t->model, rc->id, rc->id_len,
-			    rc->label, rc->sha256))
+			if (rc->key == 0 || !match_cert(&parsed, t, rc))
 				continue;
 			/* The same certificate on one token twice is one key. */
 			if (found != NULL && *tok == t && found->id_len == rc->id_len &&
