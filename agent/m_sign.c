@@ -526,7 +526,8 @@ m_sign(struct call *c, json_t *params)
 	digest = param_str(params, "digest");
 	if ((d = cades_digest_from_name(digest != NULL ? digest : "sha256")) < 0) {
 		call_error(c, SIGNET_E_INVALID_PARAMS, SIGNET_R_UNSUPPORTED_DIGEST,
-		    "digest must be sha256, sha384 or sha512",
+		    "digest must be sha256, sha384, sha512, streebog256 or "
+		    "streebog512 (the Streebog ones with the gost engine)",
 		    json_pack("{s:s}", "param", "digest"));
 		return;
 	}
