@@ -1,6 +1,9 @@
 /*
  * signet certs: certificates with a key on a token, to pick a --cert
- * selector from.
+ * selector from. Russian qualified certificates also show their SNILS,
+ * INN and OGRN, written as the snils:/inn:/ogrn: selectors that pick them,
+ * and the signing tool they name (subjectSignTool); those columns appear
+ * only when some certificate has them.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +13,47 @@
 
 #define CERTS_USAGE "signet certs [--token SEL] [--json]"
 #define SHORT_SHA256 16 /* hex digits shown in the table */
+#define IDS_MAX 160     /* bytes of the identifiers cell */
+
+/* "snils:... inn:... ogrn:..." from the certs.list fields; "" if none.
+ * INNLE is written inn:, OGRNIP ogrn:, as those selectors match them. */
+static void
+ids_cell(json_t *ce, char *out, size_t len)
+{
+	static const struct {
+		const char *field, *sel;
+	} f[] = {
+		{ "snils", "snils:" }, { "inn", "inn:" }, { "innle", "inn:" },
+		{ "ogrn", "ogrn:" }, { "ogrnip", "ogrn:" },
+	};
+	size_t i, o = 0;
+	const char *v;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if ((v = jstr(ce, f[i].field))[0] == '\0' || strcmp(v, "-") == 0)
+			continue;
+		n = snprintf(out + o, len - o, "%s%s%s", o > 0 ? " " : "",
+		    f[i].sel, v);
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+}
+
+static bool
+has_field(json_t *certs, const char *const *fields)
+{
+	size_t i;
+	json_t *ce;
+
+	json_array_foreach(certs, i, ce)
+		for (const char *const *f = fields; *f != NULL; f++)
+			if (json_is_string(json_object_get(ce, *f)))
+				return true;
+	return false;
+}
 
 int
 certs_main(int argc, char **argv)
@@ -20,9 +64,14 @@ certs_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const head[] = {
+	static const char *const id_fields[] = { "snils", "inn", "innle",
+		"ogrn", "ogrnip", NULL };
+	static const char *const tool_fields[] = { "subject_sign_tool", NULL };
+	const char *head[7] = {
 		"SHA256", "SUBJECT", "NOT AFTER", "KEY", "URI",
 	};
+	bool with_ids, with_tool;
+	size_t ncols = 5;
 	struct signet_conn *conn = NULL;
 	struct table tab;
 	json_t *params = NULL, *res = NULL, *certs, *ce;
@@ -31,7 +80,7 @@ certs_main(int argc, char **argv)
 	size_t i;
 	int c, r;
 
-	table_init(&tab, 5);
+	table_init(&tab, 5); /* made again below, once the columns are known */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -70,11 +119,20 @@ certs_main(int argc, char **argv)
 		r = SIGNET_EXIT_OK;
 		goto out;
 	}
+	with_ids = has_field(certs, id_fields);
+	with_tool = has_field(certs, tool_fields);
+	if (with_ids)
+		head[ncols++] = "IDENTIFIERS";
+	if (with_tool)
+		head[ncols++] = "SIGN TOOL";
+	table_free(&tab);
+	table_init(&tab, ncols);
 	if (table_add(&tab, head) != 0)
 		goto nomem;
 	json_array_foreach(certs, i, ce) {
-		char sha[SHORT_SHA256 + 1], key[96];
-		const char *row[5], *kt = jstr(ce, "key_type");
+		char sha[SHORT_SHA256 + 1], key[96], ids[IDS_MAX];
+		const char *row[7], *kt = jstr(ce, "key_type");
+		size_t k = 5;
 		json_int_t bits = json_integer_value(
 		    json_object_get(ce, "key_bits"));
 
@@ -91,6 +149,12 @@ certs_main(int argc, char **argv)
 		row[2] = jstr(ce, "not_after");
 		row[3] = key;
 		row[4] = jstr(ce, "uri");
+		if (with_ids) {
+			ids_cell(ce, ids, sizeof(ids));
+			row[k++] = ids[0] != '\0' ? ids : "-";
+		}
+		if (with_tool)
+			row[k++] = jstr(ce, "subject_sign_tool");
 		if (table_add(&tab, row) != 0)
 			goto nomem;
 	}
