@@ -42,13 +42,19 @@ dirs=(agent pkcs11 client common fuzz)
 # file's owner; an entry here covers that check in the whole file.
 ACCEPT=(
 	"agent/registry.c misc-no-recursion  round_finish starts the round queued meanwhile (round_start -> round_put -> round_finish) after taking next_waiters, so it recurses at most once"
+	"common/audit_chain.c misc-no-recursion  event_check recurses into nested JSON at most AUDIT_MAX_DEPTH levels, checked on entry"
 	"agent/certinfo.c bugprone-narrowing-conversions  ASCII case mapping of hex digits and names: cond ? (char)(c - 'A' + 'a') : c promotes to int, values stay 0..127"
 	"agent/main.c clang-analyzer-security.insecureAPI.strcpy  both copies follow a strlen check against the destination's size"
+	"agent/audit.c clang-analyzer-security.insecureAPI.strcpy  follows a strlen check against sun_path's size"
+	"agent/cades.c bugprone-branch-clone  the GOST mechanism choice assigns hashmech in two branches on purpose (no mechanism list given; or only the hash mechanism listed)"
+	"agent/audit_event.c bugprone-not-null-terminated-result  builds a journald native-protocol datagram (FIELD=value, or the binary length form), not a C string"
 	"common/buf.c clang-analyzer-core.NonNullParamChecker  memcpy from b->data only when b->len > 0, which implies data was allocated; the analyzer does not know that invariant"
 	"pkcs11/helper_req.c clang-analyzer-core.NonNullParamChecker  buf_get_str returns NULL without failing only for length 0, and the memcpy is under n > 0"
-	"client/transport.c clang-analyzer-core.CallAndMessage  conn_fail is variadic, so the analyzer does not inline it and assumes recv_line's error returns (negative) may be 0, leaving rline unset"
+	"agent/policy_conf.c clang-analyzer-core.CallAndMessage  cfail() is variadic, so the analyzer does not inline it and assumes its error returns may be 0; outputs then look unset on paths that really return an error"
+	"agent/policy_conf.c clang-analyzer-core.NonNullParamChecker  same cause: cfail() is variadic and not inlined"
+	"agent/policy_conf.c clang-analyzer-core.uninitialized.Assign  same cause: cfail() is variadic and not inlined"
+	"agent/policy_print.c clang-analyzer-core.NullDereference  put_ids gets exactly one of uids/gids non-NULL from both callers; analysed on its own it is assumed to get neither"
 	# Real, reported, waiting for their owners' fix; remove when fixed:
-	"agent/main.c clang-analyzer-unix.Malloc  REAL (minor): --socket's strdup leaks when main returns on a usage error (-m over the limit, -V, -h, bad option)"
 	"client/cmd_login.c cert-err34-c  REAL (minor): uri_serial's sscanf(\"%2x\") accepts ' f', '+1', '-1' as %XX escapes in the serial it shows in the PIN prompt"
 )
 
@@ -76,11 +82,20 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "==> cppcheck $(cppcheck --version | awk '{ print $2 }')"
+# System headers are left out (slow, and not ours), except jansson's: its
+# iteration macros (json_object_foreach, json_array_foreach) are loops
+# cppcheck must see to parse the code that uses them.
+mkdir -p "$tmp/sysinc"
+jinc=$(pkg-config --variable=includedir jansson 2>/dev/null || echo /usr/include)
+for h in jansson.h jansson_config.h; do
+	if [ -f "$jinc/$h" ]; then ln -s "$jinc/$h" "$tmp/sysinc/$h"; fi
+done
 # -D_GNU_SOURCE: the one configuration the build uses (CMake defines it),
 # instead of every combination of #ifdefs.
 if cppcheck --enable=warning,performance,portability --error-exitcode=1 \
 	--inline-suppr --suppressions-list="$root/.cppcheck-suppressions" \
-	--std=c11 -D_GNU_SOURCE -I "$root" -I "$root/include" -q \
+	--std=c11 -D_GNU_SOURCE -I "$root" -I "$root/include" \
+	-I "$tmp/sysinc" -q \
 	--template='{file}:{line}:{column}: {severity}: {message} [{id}]' \
 	"${dirs[@]}" 2>"$tmp/cppcheck.txt"; then
 	echo "cppcheck: clean"
