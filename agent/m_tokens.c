@@ -63,7 +63,7 @@ tok_op_new(struct call *c)
 static json_t *
 token_json(const struct reg_token *t)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b}",
+	json_t *pin, *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b}",
 	    "label", t->label, "serial", t->serial,
 	    "manufacturer", t->manufacturer, "model", t->model,
 	    "present", 1, "logged_in", t->logged_in,
@@ -77,7 +77,9 @@ token_json(const struct reg_token *t)
 		return NULL;
 	}
 	json_object_set_new(o, "uri", json_string(uri));
-	json_object_update(o, pin_flags_json(t->flags));
+	if ((pin = pin_flags_json(t->flags)) != NULL)
+		json_object_update(o, pin);
+	json_decref(pin);
 	free(uri);
 	return o;
 }
