@@ -7,12 +7,14 @@
 
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/policy_conf.h"
 
 void
 config_init(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->line_timeout = CONFIG_DEFAULT_LINE_TIMEOUT;
+	policy_init(&c->policy);
 }
 
 void
@@ -24,6 +26,7 @@ config_clear(struct config *c)
 	free(c->audit_dir);
 	for (i = 0; i < c->nmodules; i++)
 		free(c->modules[i]);
+	policy_clear(&c->policy);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -92,9 +95,10 @@ trim(char *s)
 static int
 config_read(struct config *c, const char *file, FILE *f)
 {
-	char line[CONFIG_MAX_LINE + 2], *s, *eq, *key, *val;
+	char line[CONFIG_MAX_LINE + 2], *s, *eq, *key, *val, msg[512];
 	unsigned lineno = 0;
-	int err = SIGNET_ERR_FORMAT;
+	bool in_policy = false;  /* a [login], [certs] or [rule] section */
+	int err = SIGNET_ERR_FORMAT, r;
 
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
@@ -107,8 +111,11 @@ config_read(struct config *c, const char *file, FILE *f)
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[') {
-			if (strcmp(s, "[agent]") != 0) {
-				log_err("%s:%u: unknown section %s", file, lineno, s);
+			in_policy = strcmp(s, "[agent]") != 0;
+			if (in_policy && (r = policy_conf_section(&c->policy, s, file,
+			    lineno, msg, sizeof(msg))) != 0) {
+				log_err("%s", msg);
+				err = r == SIGNET_ERR_NOMEM ? r : SIGNET_ERR_FORMAT;
 				goto out;
 			}
 			continue;
@@ -123,6 +130,15 @@ config_read(struct config *c, const char *file, FILE *f)
 		if (*val == '\0') {
 			log_err("%s:%u: %s has no value", file, lineno, key);
 			goto out;
+		}
+		if (in_policy) {
+			if ((r = policy_conf_kv(&c->policy, key, val, file, lineno, msg,
+			    sizeof(msg))) != 0) {
+				log_err("%s", msg);
+				err = r == SIGNET_ERR_NOMEM ? r : SIGNET_ERR_FORMAT;
+				goto out;
+			}
+			continue;
 		}
 		if (strcmp(key, "socket") == 0) {
 			if (c->socket == NULL && (c->socket = strdup(val)) == NULL)
@@ -173,7 +189,16 @@ config_read(struct config *c, const char *file, FILE *f)
 			goto out;
 		}
 	}
-	err = ferror(f) ? SIGNET_ERR_IO : 0;
+	if (ferror(f)) {
+		err = SIGNET_ERR_IO;
+		goto out;
+	}
+	if ((r = policy_conf_finish(&c->policy, msg, sizeof(msg))) != 0) {
+		log_err("%s", msg);
+		err = r == SIGNET_ERR_NOMEM ? r : SIGNET_ERR_FORMAT;
+		goto out;
+	}
+	err = 0;
 out:
 	return err;
 }

@@ -8,9 +8,11 @@
  *     mode = user|system
  *     audit_dir = PATH
  *     audit_max_file = BYTES   (rotation size, K/M/G suffixes)
- * '#' and ';' start comments. An unknown section or key, or a malformed
- * line, is an error naming file:line: a typo must not silently change
- * what the agent does. Options on the command line win over the file.
+ * and the policy sections [login], [certs] and [rule NAME] (parsed by
+ * agent/policy_conf.c; docs/signet.conf.5). '#' and ';' start comments.
+ * An unknown section or key, or a malformed line, is an error naming
+ * file:line: a typo must not silently change what the agent does.
+ * Options on the command line win over the file.
  */
 #ifndef SIGNET_CONFIG_H
 #define SIGNET_CONFIG_H
@@ -19,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/policy.h"
 #include "common/err.h"
 
 #define CONFIG_MAX_MODULES 16u
@@ -35,6 +38,7 @@ struct config {
 	bool mode_set;            /* given on the command line: wins */
 	char *audit_dir;          /* NULL: the mode's default */
 	uint64_t audit_max_file;  /* 0: the writer's default */
+	struct policy policy;
 };
 
 void config_init(struct config *c);

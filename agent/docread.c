@@ -99,7 +99,7 @@ docread_ready(void *arg, uint32_t events)
 
 struct docread *
 docread_start(struct loop *l, int fd, EVP_MD_CTX *md, uint64_t *size,
-    docread_done_fn fn, void *arg)
+    docread_done_fn fn, void *arg, const char **why)
 {
 	struct docread *r;
 	struct stat st;
@@ -109,18 +109,18 @@ docread_start(struct loop *l, int fd, EVP_MD_CTX *md, uint64_t *size,
 	if (fstat(fd, &st) != 0 || (flags = fcntl(fd, F_GETFL)) < 0 ||
 	    (flags & O_ACCMODE) == O_WRONLY) {
 		close(fd);
-		fn(arg, SIGNET_ERR_IO, "the descriptor is not open for reading");
+		*why = "the descriptor is not open for reading";
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) &&
 	    !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
 		close(fd);
-		fn(arg, SIGNET_ERR_IO, "pass a regular file, a pipe or a socket");
+		*why = "pass a regular file, a pipe or a socket";
 		return NULL;
 	}
 	if ((r = calloc(1, sizeof(*r) + DOCREAD_CHUNK)) == NULL) {
 		close(fd);
-		fn(arg, SIGNET_ERR_NOMEM, "out of memory");
+		*why = "out of memory";
 		return NULL;
 	}
 	r->fd = fd;
@@ -137,7 +137,8 @@ docread_start(struct loop *l, int fd, EVP_MD_CTX *md, uint64_t *size,
 	if (S_ISFIFO(st.st_mode)) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		if ((nfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-			docread_finish(r, SIGNET_ERR_IO, "cannot read the pipe");
+			*why = "cannot read the pipe";
+			docread_free(r);
 			return NULL;
 		}
 		close(fd);
@@ -149,6 +150,7 @@ docread_start(struct loop *l, int fd, EVP_MD_CTX *md, uint64_t *size,
 		goto oom;
 	return r;
 oom:
-	docread_finish(r, SIGNET_ERR_NOMEM, "out of memory");
+	*why = "out of memory";
+	docread_free(r);
 	return NULL;
 }

@@ -25,11 +25,12 @@ typedef void (*docread_done_fn)(void *arg, int err, const char *why);
  * chunk per loop turn; a pipe is reopened non-blocking through /proc (its
  * status flags are shared with the client, so they must not be changed);
  * a socket is read with MSG_DONTWAIT; both are watched. Other kinds of
- * descriptor, or one not open for reading, fail at once (fn is called
- * before this returns, and NULL is returned).
+ * descriptor, or one not open for reading, fail at once: NULL is returned
+ * with *why set, and fn is never called (so the caller's state stays
+ * valid until this returns).
  */
 struct docread *docread_start(struct loop *l, int fd, EVP_MD_CTX *md,
-    uint64_t *size, docread_done_fn fn, void *arg);
+    uint64_t *size, docread_done_fn fn, void *arg, const char **why);
 /* Stops a read in progress; fn is not called. */
 void docread_cancel(struct docread *r);
 

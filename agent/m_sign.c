@@ -346,6 +346,7 @@ static void
 sign_next(struct sign_op *op)
 {
 	struct sign_doc *d;
+	const char *why;
 	int fd;
 
 	if (op->cur == op->ndocs) {
@@ -380,7 +381,10 @@ sign_next(struct sign_op *op)
 		return;
 	}
 	op->reader = docread_start(op->call->agent->loop, fd, op->md, &d->size,
-	    sign_read_done, op);
+	    sign_read_done, op, &why);
+	if (op->reader == NULL)
+		sign_fail(op, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why,
+		    doc_data(op, NULL));
 }
 
 /*
