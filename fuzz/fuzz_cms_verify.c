@@ -27,6 +27,7 @@
  * never meets. */
 static char doc_path[64];
 static FILE *log_out; /* the real stderr stream */
+static bool have_gost;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -37,6 +38,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
+	/* as verify_main: GOST signatures verify when the engine is there */
+	have_gost = gost_init(NULL) == 0;
 	FUZZ_CHECK((fd = memfd_create("signet-fuzz-document", MFD_CLOEXEC)) >= 0);
 	FUZZ_CHECK(write(fd, doc, sizeof(doc) - 1) == (ssize_t)(sizeof(doc) - 1));
 	snprintf(doc_path, sizeof(doc_path), "/proc/self/fd/%d", fd);
@@ -47,6 +50,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	FUZZ_CHECK((quiet = fopen("/dev/null", "w")) != NULL);
 	log_out = stderr;
 	stderr = quiet;
+	if (getenv("SIGNET_FUZZ_LOG") != NULL)
+		fprintf(log_out, "log: gost engine %s\n", have_gost ?
+		    "loaded" : "not available");
 	return 0;
 }
 

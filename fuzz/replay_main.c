@@ -24,6 +24,9 @@
 #pragma weak LLVMFuzzerInitialize
 
 static const char *prog = "replay";
+/* stderr as it was at start: a target may redirect the stream (see
+ * fuzz_cms_verify.c) and these messages must still show. */
+static FILE *msg;
 
 static int
 replay_file(const char *path)
@@ -35,12 +38,12 @@ replay_file(const char *path)
 	int r = -1;
 
 	if ((f = fopen(path, "rb")) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		fprintf(msg, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < 0 || (uintmax_t)st.st_size > REPLAY_MAX_INPUT) {
-		fprintf(stderr, "%s: %s: not a regular file of at most %u bytes\n",
+		fprintf(msg, "%s: %s: not a regular file of at most %u bytes\n",
 		    prog, path, REPLAY_MAX_INPUT);
 		goto out;
 	}
@@ -48,10 +51,10 @@ replay_file(const char *path)
 	/* malloc(0) may return NULL; the target gets a valid pointer and 0 */
 	if ((data = malloc(len > 0 ? len : 1)) == NULL ||
 	    (len > 0 && fread(data, 1, len, f) != len)) {
-		fprintf(stderr, "%s: %s: cannot read\n", prog, path);
+		fprintf(msg, "%s: %s: cannot read\n", prog, path);
 		goto out;
 	}
-	fprintf(stderr, "%s: %s (%zu bytes)\n", prog, path, len);
+	fprintf(msg, "%s: %s (%zu bytes)\n", prog, path, len);
 	(void)LLVMFuzzerTestOneInput(data, len);
 	r = 0;
 out:
@@ -77,13 +80,13 @@ replay_path(const char *path)
 	int i, count;
 
 	if (stat(path, &st) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		fprintf(msg, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return replay_file(path) == 0 ? 1 : -1;
 	if ((count = scandir(path, &ents, skip_dot, alphasort)) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		fprintf(msg, "%s: %s: %s\n", prog, path, strerror(errno));
 		return -1;
 	}
 	for (i = 0; i < count; i++) {
@@ -107,10 +110,11 @@ main(int argc, char **argv)
 	long n, total = 0;
 	int i;
 
+	msg = stderr;
 	if (argc > 0 && argv[0] != NULL)
 		prog = argv[0];
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s FILE|DIR...\n", prog);
+		fprintf(msg, "usage: %s FILE|DIR...\n", prog);
 		return 2;
 	}
 	if (LLVMFuzzerInitialize != NULL)
@@ -121,9 +125,9 @@ main(int argc, char **argv)
 		total += n;
 	}
 	if (total == 0) {
-		fprintf(stderr, "%s: no inputs\n", prog);
+		fprintf(msg, "%s: no inputs\n", prog);
 		return 1;
 	}
-	fprintf(stderr, "%s: %ld inputs, all passed\n", prog, total);
+	fprintf(msg, "%s: %ld inputs, all passed\n", prog, total);
 	return 0;
 }
