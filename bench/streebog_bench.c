@@ -51,7 +51,7 @@ now(void)
 int
 main(int argc, char **argv)
 {
-	const char *mdname = "md_gost12_256";
+	const char *mdname = "md_gost12_256", *why = NULL;
 	unsigned char dig[EVP_MAX_MD_SIZE];
 	unsigned int dl = 0, i;
 	double best = 0, t;
@@ -87,7 +87,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		t = now();
-		if (docread_start(r.loop, fd, ctx, &size, done, &r) == NULL ||
+		if (docread_start(r.loop, fd, ctx, &size, done, &r, &why) == NULL ||
 		    loop_run(r.loop) != 0 || r.err != 0 ||
 		    EVP_DigestFinal_ex(ctx, dig, &dl) != 1)
 			return 1;
