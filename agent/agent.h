@@ -26,12 +26,15 @@
 struct registry;
 struct events;
 struct audit;
+struct policy;
 
 struct agent {
 	struct loop *loop;
 	struct registry *reg;
 	struct events *events;
 	struct audit *audit;  /* NULL: the log cannot be written; no signing */
+	struct policy *policy;   /* swapped whole by a reload (SIGHUP) */
+	bool system_mode;
 	uid_t uid;           /* the agent's own uid: allowed peers */
 	int listen_fd;
 	unsigned line_timeout_ms; /* a started line must end within it */
@@ -49,6 +52,8 @@ struct conn {
 	struct watch *watch;
 	struct ucred peer;
 	char *exe;           /* the peer's executable at connect; NULL unknown */
+	gid_t groups[64];    /* supplementary groups at connect */
+	size_t ngroups;
 	struct buf in;       /* the line being assembled; secret (PINs) */
 	size_t scanned;      /* bytes of in already searched for '\n' */
 	int fds[SIGNET_MAX_FDS_QUEUED]; /* received descriptors, FIFO */
@@ -73,6 +78,8 @@ struct call {
 	json_t *id;          /* NULL for a notification: no reply */
 	struct ucred peer;
 	char *exe;           /* a copy of the connection's */
+	gid_t groups[64];
+	size_t ngroups;
 	int *fds;            /* the descriptors this request took */
 	unsigned nfds;
 	bool done;
@@ -125,6 +132,12 @@ void m_token_login(struct call *c, json_t *params);
 void m_token_logout(struct call *c, json_t *params);
 void m_sign(struct call *c, json_t *params);
 void m_events_subscribe(struct call *c, json_t *params);
+void m_agent_lock(struct call *c, json_t *params);
+
+/* m_tokens.c: the agent logs a token out on its own (ttl, idle,
+ * max_signatures, agent.lock), telling subscribers and the audit log. */
+void agent_logout_token(struct agent *a, const void *module, const char *serial,
+    const char *label, const char *reason);
 
 /*
  * Parameter checking shared by the methods: unknown keys and wrong types

@@ -14,6 +14,8 @@
 #include "agent/agent.h"
 #include "agent/audit.h"
 #include "agent/audited.h"
+#include "agent/authorize.h"
+#include "agent/facts.h"
 #include "agent/log.h"
 
 #define CONN_READ_CHUNK (256u * 1024u)
@@ -377,17 +379,11 @@ conn_on_event(void *arg, uint32_t events)
 	}
 }
 
-/* The kernel says who the peer is (DESIGN.md, principle 8). */
-static bool
-conn_peer_allowed(const struct agent *a, const struct ucred *peer)
-{
-	return peer->uid == a->uid || peer->uid == 0;
-}
-
 void
 conn_accept(struct agent *a, int listen_fd)
 {
 	struct conn *conn;
+	const char *why;
 	socklen_t len;
 	int fd;
 
@@ -427,20 +423,27 @@ conn_accept(struct agent *a, int listen_fd)
 		/* Taken once, now: a later exec by the peer does not change
 		 * who this connection is (policy and audit use this one). */
 		conn->exe = audit_peer_exe(conn->peer.pid);
-		if (!conn_peer_allowed(a, &conn->peer)) {
+		conn->ngroups = facts_peer_groups(conn->peer.pid, conn->groups,
+		    sizeof(conn->groups) / sizeof(conn->groups[0]));
+		/* The kernel says who the peer is (DESIGN.md, principle 8);
+		 * the policy says whether it may use the agent at all. */
+		if (!authorize_connect(a, &conn->peer, conn->exe, conn->groups,
+		    conn->ngroups, &why)) {
 			json_t *ev = audit_event_new("connect_refused");
 
-			log_info("refused client uid %u pid %d: not the agent's user",
-			    (unsigned)conn->peer.uid, (int)conn->peer.pid);
+			log_info("refused client uid %u pid %d exe %s: %s",
+			    (unsigned)conn->peer.uid, (int)conn->peer.pid,
+			    conn->exe != NULL ? conn->exe : "?", why);
 			if (ev != NULL && audit_event_client(ev, &conn->peer, conn->exe) == 0) {
 				json_object_set_new(ev, "decision", json_string("deny"));
 				json_object_set_new(ev, "reason",
 				    json_string(SIGNET_R_PEER_REFUSED));
+				json_object_set_new(ev, "policy_reason", json_string(why));
 				audited_note(a, ev);
 			} else
 				json_decref(ev);
 			rpc_error_line(conn, NULL, SIGNET_E_REFUSED, SIGNET_R_PEER_REFUSED,
-			    "this agent serves only its own user");
+			    "the signing policy does not let this client use the agent");
 			conn->close_after_flush = true;
 			(void)conn_flush(conn);
 		}

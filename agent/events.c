@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/events.h"
 #include "agent/log.h"
@@ -13,6 +14,9 @@ struct known {
 	char label[64];
 	bool logged_in;
 	bool seen;               /* in the snapshot being compared */
+	time_t login_time;       /* when the login began or was first seen */
+	time_t last_use;
+	unsigned signatures;     /* under this login */
 };
 
 struct events {
@@ -20,8 +24,17 @@ struct events {
 	struct known known[EVENTS_MAX_KNOWN];
 	size_t nknown;
 	struct timer *poll;
+	struct timer *expiry;    /* the next login to end by ttl or idle */
 	bool refreshing;
 };
+
+static void
+known_login(struct known *k, bool logged_in)
+{
+	k->logged_in = logged_in;
+	k->login_time = k->last_use = time(NULL);
+	k->signatures = 0;
+}
 
 /* Sends a notification to every subscribed connection. Lines are queued
  * and written when the socket is writable: never a flush from here, so no
@@ -145,6 +158,7 @@ events_free(struct events *ev)
 	if (ev == NULL)
 		return;
 	loop_timer_cancel(ev->poll);
+	loop_timer_cancel(ev->expiry);
 	free(ev);
 }
 
@@ -181,7 +195,7 @@ events_on_snapshot(void *arg, const struct reg_snapshot *old,
 		}
 		k->seen = true;
 		if (k->logged_in != t->logged_in) {
-			k->logged_in = t->logged_in;
+			known_login(k, t->logged_in);
 			events_emit(ev, t->logged_in ? "token.logged_in" : "token.logged_out",
 			    k->serial, k->label, "token");
 		}
@@ -216,11 +230,98 @@ events_login(struct events *ev, const void *module, const char *serial,
 		memset(k, 0, sizeof(*k));
 		known_set(k, module, serial, label);
 	}
-	if (k->logged_in == logged_in)
+	if (logged_in || k->logged_in)
+		known_login(k, logged_in); /* a new login starts its clocks */
+	else
 		return;
-	k->logged_in = logged_in;
 	events_emit(ev, logged_in ? "token.logged_in" : "token.logged_out",
 	    k->serial, k->label, reason);
 	if (logged_in)
 		events_schedule(ev, EVENTS_POLL_MS);
+	events_rearm(ev);
+}
+
+static void
+known_policy(const struct known *k, struct policy_token *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->logged_in = k->logged_in;
+	out->login_time = k->login_time;
+	out->last_use = k->last_use;
+	out->signatures = k->signatures;
+}
+
+bool
+events_token_state(struct events *ev, const void *module, const char *serial,
+    struct policy_token *out)
+{
+	struct known *k = events_find(ev, module, serial);
+
+	if (k == NULL)
+		return false;
+	known_policy(k, out);
+	return true;
+}
+
+void
+events_signed(struct events *ev, const void *module, const char *serial,
+    unsigned n)
+{
+	struct known *k = events_find(ev, module, serial);
+
+	if (k == NULL)
+		return;
+	k->signatures += n;
+	k->last_use = time(NULL);
+	events_rearm(ev);
+}
+
+static void
+events_expire(void *arg)
+{
+	struct events *ev = arg;
+	struct policy_token pt;
+	enum policy_login_state st;
+	time_t now = time(NULL);
+	size_t i;
+
+	ev->expiry = NULL; /* the loop frees a timer that fired */
+	for (i = 0; i < ev->nknown; i++) {
+		struct known *k = &ev->known[i];
+
+		if (!k->logged_in)
+			continue;
+		known_policy(k, &pt);
+		st = policy_login_check(ev->agent->policy, &pt, 0, now);
+		if (st == POLICY_LOGIN_TTL || st == POLICY_LOGIN_IDLE)
+			agent_logout_token(ev->agent, k->module, k->serial, k->label,
+			    policy_login_state_name(st));
+	}
+	events_rearm(ev);
+}
+
+void
+events_rearm(struct events *ev)
+{
+	struct policy_token pt;
+	time_t next = 0, d, now = time(NULL);
+	size_t i;
+
+	if (ev->expiry != NULL) {
+		loop_timer_cancel(ev->expiry);
+		ev->expiry = NULL;
+	}
+	if (ev->agent->policy == NULL || ev->agent->stopping)
+		return;
+	for (i = 0; i < ev->nknown; i++) {
+		if (!ev->known[i].logged_in)
+			continue;
+		known_policy(&ev->known[i], &pt);
+		d = policy_login_deadline(ev->agent->policy, &pt);
+		if (d != 0 && (next == 0 || d < next))
+			next = d;
+	}
+	if (next != 0)
+		ev->expiry = loop_timer(ev->agent->loop,
+		    next > now ? (uint64_t)(next - now) * 1000u : 0, events_expire, ev);
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "agent/agent.h"
+#include "agent/policy.h"
 #include "agent/registry.h"
 
 #define EVENTS_POLL_MS 2000u
@@ -29,5 +30,19 @@ void events_login(struct events *ev, const void *module, const char *serial,
     const char *label, bool logged_in, const char *reason);
 /* Something outside may have changed (a PC/SC event): refresh soon. */
 void events_poke(struct events *ev);
+
+/*
+ * Login bookkeeping for the policy's [login] ttl, idle and
+ * max_signatures: fills the token's login facts (false when the agent
+ * knows nothing of that token).
+ */
+bool events_token_state(struct events *ev, const void *module,
+    const char *serial, struct policy_token *out);
+/* n signatures were made under the token's current login. */
+void events_signed(struct events *ev, const void *module, const char *serial,
+    unsigned n);
+/* Re-arms the timer that ends logins by ttl or idle (after a change of
+ * policy); expired logins are logged out through agent_logout_token. */
+void events_rearm(struct events *ev);
 
 #endif

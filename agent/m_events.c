@@ -1,4 +1,5 @@
 #include "agent/agent.h"
+#include "agent/authorize.h"
 #include "agent/events.h"
 
 void
@@ -6,7 +7,8 @@ m_events_subscribe(struct call *c, json_t *params)
 {
 	static const struct param_spec spec[] = { { NULL, 0, false } };
 
-	if (!params_check(c, params, spec))
+	if (!params_check(c, params, spec) ||
+	    !authorize_op(c, POLICY_OP_LIST, "subscribe", NULL))
 		return;
 	if (c->conn != NULL)
 		c->conn->subscribed = true;

@@ -16,14 +16,18 @@
 
 #include "agent/audit.h"
 #include "agent/audited.h"
+#include "agent/authorize.h"
 #include "agent/b64.h"
 #include "agent/cades.h"
 #include "agent/docread.h"
+#include "agent/events.h"
+#include "agent/facts.h"
 #include "agent/log.h"
 #include "agent/resolve.h"
 #include "pkcs11/wire.h"
 
 #define SIGN_TIMEOUT_MS 30000u
+#define PINPAD_TIMEOUT_MS 120000u /* a person types on the reader */
 
 struct sign_doc {
 	json_t *data;             /* base64 text, or NULL for a descriptor */
@@ -49,10 +53,14 @@ struct sign_op {
 	X509 *cert;
 	struct p11c *module;
 	char *serial;
+	char *label;
 	uint8_t *key_id;
 	size_t key_id_len;
 	struct cades_prep prep;
 	bool prepared;
+	/* What the policy granted (agent/policy.h). */
+	struct policy_limits limits;
+	unsigned inputs;          /* POLICY_IN_* this request uses */
 };
 
 static void sign_next(struct sign_op *op);
@@ -74,6 +82,7 @@ sign_op_free(void *arg)
 	free(op->cert_sel);
 	X509_free(op->cert);
 	free(op->serial);
+	free(op->label);
 	free(op->key_id);
 	if (op->prepared)
 		cades_prep_clear(&op->prep);
@@ -190,6 +199,7 @@ sign_reply(struct sign_op *op)
 	log_info("signed %zu document%s with token %s for uid %u pid %d",
 	    op->ndocs, op->ndocs == 1 ? "" : "s", op->serial,
 	    (unsigned)c->peer.uid, (int)c->peer.pid);
+	events_signed(c->agent->events, op->module, op->serial, (unsigned)op->ndocs);
 	/* No signature leaves before its record is durable (issue 5). */
 	if (!op->batch) {
 		audited_result(c, sign_event(op, true), doc_result(op, &op->docs[0]),
@@ -278,6 +288,13 @@ sign_send(struct sign_op *op)
 
 	if (EVP_DigestFinal_ex(op->md, d->digest, &d->digest_len) != 1) {
 		sign_oom(op);
+		return;
+	}
+	if (policy_check_size(&op->limits, d->size) != NULL) {
+		sign_fail(op, SIGNET_E_REFUSED, POLICY_R_DOCUMENT_TOO_LARGE,
+		    "the document is larger than the policy allows",
+		    doc_data(op, json_pack("{s:I}", "max_size",
+		    (json_int_t)op->limits.max_size)));
 		return;
 	}
 	err = cades_prepare(&op->prep, op->cert, op->digest, d->digest,
@@ -387,6 +404,132 @@ sign_next(struct sign_op *op)
 		    doc_data(op, NULL));
 }
 
+static void
+pinpad_done(void *arg, int status, uint64_t rv, struct buf *resp)
+{
+	struct sign_op *op = arg;
+	json_t *ev;
+
+	(void)resp;
+	if (status != 0 || rv != CKR_OK) {
+		if (status != 0)
+			sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+			    "the token's module helper failed", NULL);
+		else
+			call_ckr_error_audited(op->call, rv, sign_event(op, false));
+		return;
+	}
+	events_login(op->call->agent->events, op->module, op->serial, op->label,
+	    true, "pinpad");
+	if ((ev = audited_event(op->call, "login")) != NULL) {
+		json_object_set_new(ev, "token", json_string(op->serial));
+		json_object_set_new(ev, "pin_source", json_string("pinpad"));
+		json_object_set_new(ev, "decision", json_string("allow"));
+		json_object_set_new(ev, "result", json_string("ok"));
+	}
+	audited_note(op->call->agent, ev);
+	sign_next(op);
+}
+
+/* The largest inline document, decoded (descriptors: unknown, 0). */
+static uint64_t
+sign_known_size(const struct sign_op *op)
+{
+	uint64_t max = 0, n;
+	size_t i;
+
+	for (i = 0; i < op->ndocs; i++) {
+		if (op->docs[i].data == NULL)
+			continue;
+		n = json_string_length(op->docs[i].data) / 4 * 3;
+		if (n > max)
+			max = n;
+	}
+	return max;
+}
+
+/*
+ * Asks the policy (DESIGN.md, principle 5) before any token work. Returns
+ * true to go on signing; false when the call was answered, or when a
+ * login runs first (it goes on from there).
+ */
+static bool
+sign_authorize(struct sign_op *op, const struct reg_token *t,
+    const struct reg_cert *rc)
+{
+	struct call *c = op->call;
+	struct agent *a = c->agent;
+	struct policy_input in;
+	struct policy_decision d;
+	struct policy_rate *rate = authorize_rate(c), zero = { 0, 0 };
+	struct cert_facts facts;
+	struct buf req;
+	json_t *data;
+	size_t i;
+
+	authorize_input(c, &in);
+	in.req.op = POLICY_OP_SIGN;
+	for (i = 0; i < op->ndocs; i++)
+		in.req.inputs |= op->docs[i].data != NULL ? POLICY_IN_DATA : POLICY_IN_FD;
+	in.req.digest = policy_digest_from_name(cades_digest_name(op->digest));
+	in.req.ndocs = (unsigned)op->ndocs;
+	in.req.max_doc_size = sign_known_size(op);
+	if (facts_cert(&facts, op->cert, t, rc, a->policy->certs.ca_bundle == NULL ?
+	    POLICY_CHAIN_UNCHECKED : facts_chain(op->cert, a->policy->certs.ca_bundle)) != 0) {
+		facts_cert_clear(&facts);
+		sign_oom(op);
+		return false;
+	}
+	in.cert = facts.pc;
+	if (!events_token_state(a->events, t->module, t->serial, &in.token))
+		in.token.logged_in = t->logged_in;
+	in.token.protected_auth_path = (t->flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
+	in.token.pin_count_low = (t->flags & CKF_USER_PIN_COUNT_LOW) != 0;
+	in.token.pin_final_try = (t->flags & CKF_USER_PIN_FINAL_TRY) != 0;
+	in.token.pin_locked = (t->flags & CKF_USER_PIN_LOCKED) != 0;
+	in.rate = rate != NULL ? *rate : zero;
+	policy_eval(a->policy, &in, &d);
+	facts_cert_clear(&facts);
+	if (!d.allow) {
+		data = json_pack("{s:s}", "rule", d.rule);
+		if (d.retry_after != 0)
+			json_object_set_new(data, "retry_after", json_integer(d.retry_after));
+		sign_fail(op, authorize_code(d.reason), d.reason,
+		    "the signing policy refuses this", data);
+		return false;
+	}
+	op->limits = d.limits;
+	/* A login the policy has ended (ttl, idle, max_signatures) goes
+	 * first: the signature must come from a fresh authorization. */
+	if (d.login == POLICY_LOGIN_TTL || d.login == POLICY_LOGIN_IDLE ||
+	    d.login == POLICY_LOGIN_COUNT)
+		agent_logout_token(a, t->module, t->serial, t->label,
+		    policy_login_state_name(d.login));
+	if (rate != NULL)
+		policy_rate_add(rate, &d.limits, (unsigned)op->ndocs, in.now);
+	switch (d.auth) {
+	case POLICY_AUTH_READY:
+		return true;
+	case POLICY_AUTH_PINPAD:
+		buf_init(&req, P11W_MAX_FIELD);
+		buf_put_cstr(&req, op->serial);
+		buf_put_u8(&req, 0);
+		buf_put_str(&req, "", 0);
+		if (req.failed || p11c_call(op->module, P11W_LOGIN, &req,
+		    PINPAD_TIMEOUT_MS, pinpad_done, op) != 0)
+			sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+			    "the token's module helper is restarting", NULL);
+		buf_free(&req);
+		return false;
+	case POLICY_AUTH_PINENTRY:
+	case POLICY_AUTH_CLIENT:
+		break;
+	}
+	sign_fail(op, SIGNET_E_AUTH, SIGNET_R_AUTH_REQUIRED,
+	    "the token is not logged in", NULL);
+	return false;
+}
+
 /*
  * Finds the certificate. With final false, only a current cache may
  * answer; returns false to ask for a refresh. Returns true when resolved
@@ -424,8 +567,9 @@ sign_resolve(struct sign_op *op, bool final)
 	}
 	op->module = t->module;
 	op->serial = strdup(t->serial);
+	op->label = strdup(t->label);
 	op->key_id = malloc(rc->id_len);
-	if (op->serial == NULL || op->key_id == NULL) {
+	if (op->serial == NULL || op->label == NULL || op->key_id == NULL) {
 		sign_oom(op);
 		goto out;
 	}
@@ -433,7 +577,8 @@ sign_resolve(struct sign_op *op, bool final)
 	op->key_id_len = rc->id_len;
 	X509_up_ref(rc->x509);
 	op->cert = rc->x509;
-	sign_next(op);
+	if (sign_authorize(op, t, rc))
+		sign_next(op);
 out:
 	snapshot_unref(s);
 	return ok;

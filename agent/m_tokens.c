@@ -7,6 +7,8 @@
 #include <p11-kit/pkcs11.h>
 
 #include "agent/audited.h"
+#include "agent/authorize.h"
+#include "agent/audit.h"
 #include "agent/certinfo.h"
 #include "agent/events.h"
 #include "agent/log.h"
@@ -103,7 +105,8 @@ m_tokens_list(struct call *c, json_t *params)
 {
 	static const struct param_spec spec[] = { { NULL, 0, false } };
 
-	if (!params_check(c, params, spec))
+	if (!params_check(c, params, spec) ||
+	    !authorize_op(c, POLICY_OP_LIST, "list", NULL))
 		return;
 	registry_refresh(c->agent->reg, false, tokens_listed, c);
 }
@@ -165,7 +168,9 @@ m_certs_list(struct call *c, json_t *params)
 	struct tok_op *op;
 	const char *sel;
 
-	if (!params_check(c, params, spec) || (op = tok_op_new(c)) == NULL)
+	if (!params_check(c, params, spec) ||
+	    !authorize_op(c, POLICY_OP_LIST, "list", NULL) ||
+	    (op = tok_op_new(c)) == NULL)
 		return;
 	if ((sel = param_str(params, "token")) != NULL &&
 	    (op->token_sel = strdup(sel)) == NULL) {
@@ -330,7 +335,12 @@ auth_start(struct call *c, json_t *params, uint8_t type)
 	json_t *pin;
 	const char *sel;
 
-	if (!params_check(c, params, type == P11W_LOGIN ? login_spec : logout_spec) ||
+	if (!params_check(c, params, type == P11W_LOGIN ? login_spec : logout_spec))
+		return;
+	/* Who may hand the agent a PIN at all is a rule (pin_from_client). */
+	if (!authorize_op(c, type == P11W_LOGOUT ? POLICY_OP_LOGOUT :
+	    json_object_get(params, "pin") != NULL ? POLICY_OP_LOGIN_PIN :
+	    POLICY_OP_LOGIN_PINPAD, type == P11W_LOGIN ? "login" : "logout", NULL) ||
 	    (op = tok_op_new(c)) == NULL)
 		return;
 	op->wire_type = type;
@@ -365,4 +375,63 @@ void
 m_token_logout(struct call *c, json_t *params)
 {
 	auth_start(c, params, P11W_LOGOUT);
+}
+
+void
+agent_logout_token(struct agent *a, const void *module, const char *serial,
+    const char *label, const char *reason)
+{
+	struct buf req;
+	json_t *ev;
+
+	buf_init(&req, P11W_MAX_FIELD);
+	buf_put_cstr(&req, serial);
+	/* The helper answers; nothing waits for it: the login is over for
+	 * the agent from now on, and a failure is logged by the helper. */
+	if (req.failed || p11c_call((struct p11c *)module, P11W_LOGOUT, &req,
+	    LOGOUT_TIMEOUT_MS, logout_done, NULL) != 0)
+		log_err("token %s: could not log out (%s)", serial, reason);
+	buf_free(&req);
+	log_info("token %s logged out by the agent: %s", serial, reason);
+	events_login(a->events, module, serial, label, false, reason);
+	if ((ev = audit_event_new("logout")) != NULL) {
+		json_object_set_new(ev, "token", json_string(serial));
+		json_object_set_new(ev, "reason", json_string(reason));
+		json_object_set_new(ev, "decision", json_string("allow"));
+		json_object_set_new(ev, "result", json_string("ok"));
+	}
+	audited_note(a, ev);
+}
+
+static void
+lock_tokens_known(void *arg)
+{
+	struct call *c = arg;
+	struct reg_snapshot *s = registry_snapshot(c->agent->reg);
+	struct reg_token *t;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < s->ntokens; i++) {
+		t = &s->tokens[i];
+		if (!t->logged_in)
+			continue;
+		agent_logout_token(c->agent, t->module, t->serial, t->label, "lock");
+		t->logged_in = false;
+		n++;
+	}
+	snapshot_unref(s);
+	call_result(c, json_pack("{s:i}", "logged_out", n));
+}
+
+void
+m_agent_lock(struct call *c, json_t *params)
+{
+	static const struct param_spec spec[] = { { NULL, 0, false } };
+
+	if (!params_check(c, params, spec) ||
+	    !authorize_op(c, POLICY_OP_LOGOUT, "lock", NULL))
+		return;
+	/* Fresh state: a login made outside the agent is locked too. */
+	registry_refresh(c->agent->reg, false, lock_tokens_known, c);
 }

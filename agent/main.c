@@ -30,6 +30,8 @@
 #include "agent/events.h"
 #include "agent/jsonmem.h"
 #include "agent/log.h"
+#include "agent/policy.h"
+#include "agent/policy_conf.h"
 #include "agent/registry.h"
 
 #define EXIT_USAGE 64
@@ -56,6 +58,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: signetd [--socket PATH] [--module PATH]... [--config FILE]\n"
 	    "               [--user | --system] [--audit-dir DIR]\n"
+	    "               [--check-config [FILE]]\n"
 	    "               [--foreground] [--debug] [--version]\n");
 }
 
@@ -89,6 +92,30 @@ default_module(void)
 		if (access(default_modules[i], R_OK) == 0)
 			return default_modules[i];
 	return NULL;
+}
+
+/* The default configuration file, when it exists: /etc/signet/signet.conf
+ * in system mode, $XDG_CONFIG_HOME/signet/signet.conf in user mode. */
+static char *
+default_config_path(bool system_mode)
+{
+	const char *x = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	char *p = NULL;
+
+	if (system_mode)
+		p = strdup("/etc/signet/signet.conf");
+	else if (x != NULL && x[0] == '/') {
+		if (asprintf(&p, "%s/signet/signet.conf", x) < 0)
+			p = NULL;
+	} else if (home != NULL && home[0] == '/') {
+		if (asprintf(&p, "%s/.config/signet/signet.conf", home) < 0)
+			p = NULL;
+	}
+	if (p != NULL && access(p, F_OK) != 0) {
+		free(p);
+		p = NULL;
+	}
+	return p;
 }
 
 static char *
@@ -211,7 +238,49 @@ on_listen(void *arg, uint32_t events)
 struct sigctx {
 	struct agent *agent;
 	int fd;
+	const char *config_file;  /* what SIGHUP re-reads; NULL: none */
 };
+
+/*
+ * SIGHUP: read the configuration again and swap in its policy whole. A
+ * file that does not parse keeps the old policy (and says why); the
+ * socket, modules and mode stay as they are until a restart.
+ */
+static void
+reload_policy(struct sigctx *sc)
+{
+	struct agent *a = sc->agent;
+	struct config cfg;
+	struct policy *p = NULL, *old;
+	json_t *ev = audit_event_new("policy_reload");
+	int err = SIGNET_ERR_NOTFOUND;
+
+	config_init(&cfg);
+	if (sc->config_file != NULL &&
+	    (err = config_load(&cfg, sc->config_file)) == 0 &&
+	    (p = malloc(sizeof(*p))) != NULL) {
+		*p = cfg.policy;          /* moved: cfg no longer owns it */
+		policy_init(&cfg.policy);
+		if (cfg.system_mode != a->system_mode)
+			log_warn("reload: mode changes only at restart");
+		old = a->policy;
+		a->policy = p;
+		policy_clear(old);
+		free(old);
+		events_rearm(a->events);
+		log_info("reload: policy from %s in force", sc->config_file);
+	} else
+		log_err("reload: %s; the old policy stays in force",
+		    sc->config_file == NULL ? "no configuration file" :
+		    err != 0 ? "the file has errors (above)" : "out of memory");
+	if (ev != NULL) {
+		json_object_set_new(ev, "result", json_string(p != NULL ? "ok" : "error"));
+		if (sc->config_file != NULL)
+			json_object_set_new(ev, "file", json_string(sc->config_file));
+	}
+	audited_note(a, ev);
+	config_clear(&cfg);
+}
 
 static void
 on_signal(void *arg, uint32_t events)
@@ -229,7 +298,7 @@ on_signal(void *arg, uint32_t events)
 			loop_stop(sc->agent->loop);
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: nothing to reload in this version");
+			reload_policy(sc);
 			break;
 		}
 	}
@@ -273,6 +342,7 @@ main(int argc, char **argv)
 		{ "system", no_argument, NULL, 'S' },
 		{ "user", no_argument, NULL, 'U' },
 		{ "audit-dir", required_argument, NULL, 'a' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -284,6 +354,8 @@ main(int argc, char **argv)
 	struct sigctx sc = { .fd = -1 };
 	const char *config_file = NULL, *m;
 	char *helper = NULL, *sock = NULL, *audit_dir = NULL;
+	char *default_config = NULL;
+	bool check_only = false;
 	sigset_t mask;
 	bool foreground = false, debug = false;
 	int ch, r, status = 1;
@@ -299,6 +371,9 @@ main(int argc, char **argv)
 		case 'a':
 			free(cfg.audit_dir);
 			cfg.audit_dir = strdup(optarg);
+			break;
+		case 'C':
+			check_only = true;
 			break;
 		case 's':
 			free(cfg.socket);
@@ -336,6 +411,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (check_only && optind + 1 == argc && config_file == NULL)
+		config_file = argv[optind++];
 	if (optind != argc) {
 		usage(stderr);
 		status = EXIT_USAGE;
@@ -344,8 +421,20 @@ main(int argc, char **argv)
 	log_init("signetd", debug);
 	/* The command line wins over the file. */
 	status = EXIT_CONFIG;
+	if (config_file == NULL)
+		config_file = default_config = default_config_path(cfg.system_mode);
 	if (config_file != NULL && config_load(&cfg, config_file) != 0)
 		goto out;
+	if (check_only) {
+		printf("# effective policy%s%s (%s mode)\n",
+		    config_file != NULL ? " of " : "",
+		    config_file != NULL ? config_file : " (no file: defaults)",
+		    cfg.system_mode ? "system" : "user");
+		status = policy_print(&cfg.policy, cfg.system_mode ?
+		    POLICY_MODE_SYSTEM : POLICY_MODE_USER, getuid(), stdout) == 0 ?
+		    0 : EXIT_CONFIG;
+		goto out;
+	}
 	if (cfg.nmodules == 0) {
 		if ((m = default_module()) == NULL)
 			log_err("no PKCS#11 module found: give --module");
@@ -378,6 +467,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	agent.uid = getuid();
+	agent.system_mode = cfg.system_mode;
+	if ((agent.policy = malloc(sizeof(*agent.policy))) == NULL)
+		goto out;
+	*agent.policy = cfg.policy;       /* moved: the agent owns it now */
+	policy_init(&cfg.policy);
+	sc.config_file = config_file;
 	agent.listen_fd = ls.fd;
 	agent.line_timeout_ms = cfg.line_timeout * 1000u;
 	if ((helper = helper_path()) == NULL || loop_new(&agent.loop) != 0 ||
@@ -425,7 +520,12 @@ out:
 		audit_close(agent.audit);
 	}
 	events_free(agent.events);
+	if (agent.policy != NULL) {
+		policy_clear(agent.policy);
+		free(agent.policy);
+	}
 	free(audit_dir);
+	free(default_config);
 	loop_free(agent.loop);
 	if (sc.fd >= 0)
 		close(sc.fd);

@@ -17,6 +17,7 @@ static const struct method methods[] = {
 	{ SIGNET_M_TOKEN_LOGOUT, m_token_logout },
 	{ SIGNET_M_SIGN, m_sign },
 	{ SIGNET_M_EVENTS_SUBSCRIBE, m_events_subscribe },
+	{ SIGNET_M_AGENT_LOCK, m_agent_lock },
 };
 
 const struct method *
@@ -141,6 +142,8 @@ call_new(struct conn *conn, json_t *id)
 	c->agent = conn->agent;
 	c->conn = conn;
 	c->peer = conn->peer;
+	memcpy(c->groups, conn->groups, sizeof(c->groups));
+	c->ngroups = conn->ngroups;
 	if (conn->exe != NULL && (c->exe = strdup(conn->exe)) == NULL) {
 		free(c);
 		return NULL;

@@ -31,6 +31,7 @@
 #define SIGNET_M_TOKEN_LOGOUT "token.logout"
 #define SIGNET_M_SIGN         "sign"
 #define SIGNET_M_EVENTS_SUBSCRIBE "events.subscribe"
+#define SIGNET_M_AGENT_LOCK   "agent.lock"
 
 /* Notifications (no id) sent to subscribed connections. */
 #define SIGNET_N_TOKEN_INSERTED   "token.inserted"
@@ -65,6 +66,19 @@
 #define SIGNET_R_INTERNAL_ERROR    "internal_error"
 #define SIGNET_R_PEER_REFUSED      "peer_refused"
 #define SIGNET_R_AUDIT_UNAVAILABLE "audit_unavailable"
+/* Refusals by the signing policy (docs/signet.conf.5, agent/policy.h). */
+#define SIGNET_R_POLICY_DENIED      "policy_denied"
+#define SIGNET_R_INPUT_NOT_ALLOWED  "input_not_allowed"
+#define SIGNET_R_DIGEST_NOT_ALLOWED "digest_not_allowed"
+#define SIGNET_R_CERT_NOT_ALLOWED   "cert_not_allowed"
+#define SIGNET_R_BATCH_TOO_LARGE    "batch_too_large"
+#define SIGNET_R_DOCUMENT_TOO_LARGE "document_too_large"
+#define SIGNET_R_RATE_LIMITED       "rate_limited"
+#define SIGNET_R_CERT_EXPIRED       "cert_expired"
+#define SIGNET_R_CERT_NOT_YET_VALID "cert_not_yet_valid"
+#define SIGNET_R_CERT_KEY_USAGE     "cert_key_usage"
+#define SIGNET_R_CERT_UNTRUSTED     "cert_untrusted"
+#define SIGNET_R_PIN_SOURCE_NOT_ALLOWED "pin_source_not_allowed"
 #define SIGNET_R_AUTH_REQUIRED     "auth_required"
 #define SIGNET_R_PIN_INCORRECT     "pin_incorrect"
 #define SIGNET_R_PIN_FINAL_TRY     "pin_final_try"
