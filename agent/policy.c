@@ -49,6 +49,10 @@ policy_digest_from_name(const char *name)
 		return POLICY_MD_SHA384;
 	if (strcmp(name, "sha512") == 0)
 		return POLICY_MD_SHA512;
+	if (strcmp(name, "streebog256") == 0)
+		return POLICY_MD_STREEBOG256;
+	if (strcmp(name, "streebog512") == 0)
+		return POLICY_MD_STREEBOG512;
 	return 0;
 }
 

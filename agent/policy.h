@@ -78,10 +78,14 @@ enum policy_digest {
 	POLICY_MD_SHA256 = 1u << 0,
 	POLICY_MD_SHA384 = 1u << 1,
 	POLICY_MD_SHA512 = 1u << 2,
+	POLICY_MD_STREEBOG256 = 1u << 3, /* GOST R 34.11-2012 (issue 7) */
+	POLICY_MD_STREEBOG512 = 1u << 4,
 };
-#define POLICY_MD_ALL (POLICY_MD_SHA256 | POLICY_MD_SHA384 | POLICY_MD_SHA512)
+#define POLICY_MD_ALL (POLICY_MD_SHA256 | POLICY_MD_SHA384 | POLICY_MD_SHA512 | \
+	POLICY_MD_STREEBOG256 | POLICY_MD_STREEBOG512)
 
-/* "sha256" -> POLICY_MD_SHA256 ...; 0 for anything else (sha1 included). */
+/* "sha256" -> POLICY_MD_SHA256 ..., "streebog256", "streebog512"; 0 for
+ * anything else (sha1 included). */
 unsigned policy_digest_from_name(const char *name);
 
 /* keyUsage bits, numbered as in RFC 5280 4.2.1.3 (bit n = 1u << n). */

@@ -849,11 +849,12 @@ rk_inputs(struct ctx *c, struct policy_rule *r, struct items *it)
 static int
 rk_digests(struct ctx *c, struct policy_rule *r, struct items *it)
 {
-	static const char *const names[] = { "sha256", "sha384", "sha512" };
+	static const char *const names[] = { "sha256", "sha384", "sha512",
+	    "streebog256", "streebog512" };
 	static const unsigned bits[] = { POLICY_MD_SHA256, POLICY_MD_SHA384,
-	    POLICY_MD_SHA512 };
+	    POLICY_MD_SHA512, POLICY_MD_STREEBOG256, POLICY_MD_STREEBOG512 };
 	const char *bad;
-	int rc = name_bits(c, it, names, bits, 3, &r->digests);
+	int rc = name_bits(c, it, names, bits, 5, &r->digests);
 
 	if (rc <= SIGNET_ERR_FORMAT || rc == 0)
 		return rc;
@@ -862,7 +863,7 @@ rk_digests(struct ctx *c, struct policy_rule *r, struct items *it)
 		return cfail(c, SIGNET_ERR_FORMAT, "SHA-1 is never accepted "
 		    "(collisions are practical); use sha256, sha384 or sha512");
 	return cfail(c, SIGNET_ERR_FORMAT, "unknown digest '%s' (sha256, "
-	    "sha384, sha512)", bad);
+	    "sha384, sha512, streebog256, streebog512)", bad);
 }
 
 /* "10M", "512K", "1G", "1048576": bytes (binary multiples). */

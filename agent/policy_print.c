@@ -121,9 +121,10 @@ put_bits(FILE *f, const char *key, unsigned bits, const char *const *names,
 static const char *const input_names[] = { "data", "fd", "digest" };
 static const unsigned input_bits[] = { POLICY_IN_DATA, POLICY_IN_FD,
 	POLICY_IN_DIGEST };
-static const char *const digest_names[] = { "sha256", "sha384", "sha512" };
+static const char *const digest_names[] = { "sha256", "sha384", "sha512",
+	"streebog256", "streebog512" };
 static const unsigned digest_bits[] = { POLICY_MD_SHA256, POLICY_MD_SHA384,
-	POLICY_MD_SHA512 };
+	POLICY_MD_SHA512, POLICY_MD_STREEBOG256, POLICY_MD_STREEBOG512 };
 
 static bool
 numeric(const char *s)
@@ -239,7 +240,7 @@ put_rule(const struct policy *p, const struct policy_rule *r, FILE *f)
 		fputc('\n', f);
 	}
 	put_bits(f, "inputs", r->inputs, input_names, input_bits, 3);
-	put_bits(f, "digests", r->digests, digest_names, digest_bits, 3);
+	put_bits(f, "digests", r->digests, digest_names, digest_bits, 5);
 	fputs("max_size = ", f);
 	put_size(f, r->max_size);
 	fputs("\nrate = ", f);
@@ -280,6 +281,7 @@ policy_print(const struct policy *p, enum policy_mode mode, uid_t self_uid,
 		fprintf(f, "# When no rule matches: uid %lu (the agent's own) and "
 		    "root get the\n# implicit user-mode rule: certs = any, "
 		    "inputs = data, fd,\n# digests = sha256, sha384, sha512, "
+		    "streebog256, streebog512,\n# "
 		    "no size, rate or batch limit,\n# pin_from_client = yes. "
 		    "Anyone else: deny (policy_denied).\n",
 		    (unsigned long)self_uid);

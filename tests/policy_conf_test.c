@@ -392,13 +392,15 @@ test_print_exact(void)
 	    "checked\nrequire_key_usage = yes\n\n"
 	    "# defined at t.conf:5\n[rule a]\naction = allow\n"
 	    "exe = /nonexistent/x\ncerts = \"subject:O=A, \\\"B\\\"\"\n"
-	    "inputs = data, fd\ndigests = sha256, sha384, sha512\n"
+	    "inputs = data, fd\ndigests = sha256, sha384, sha512, streebog256, "
+	    "streebog512\n"
 	    "max_size = none\nrate = 3/1m30s\nmax_batch = 5\n"
 	    "#   effective max_batch: 3 (a larger batch could never pass the "
 	    "rate or [login] max_signatures)\npin_from_client = no\n\n"
 	    "# When no rule matches: uid 4242 (the agent's own) and root get "
 	    "the\n# implicit user-mode rule: certs = any, inputs = data, fd,\n"
-	    "# digests = sha256, sha384, sha512, no size, rate or batch limit,\n"
+	    "# digests = sha256, sha384, sha512, streebog256, streebog512,\n"
+	    "# no size, rate or batch limit,\n"
 	    "# pin_from_client = yes. Anyone else: deny (policy_denied).\n";
 	struct policy p;
 	enum policy_mode mode;
@@ -566,9 +568,9 @@ static const struct bad {
 	    "never accepted (collisions are practical); use sha256, sha384 or "
 	    "sha512" },
 	{ "digests = sha256, md5\n", SIGNET_ERR_FORMAT,
-	    "t.conf:3: digests: unknown digest 'md5' (sha256, sha384, sha512)" },
+	    "t.conf:3: digests: unknown digest 'md5' (sha256, sha384, sha512, streebog256, streebog512)" },
 	{ "digests = SHA256\n", SIGNET_ERR_FORMAT,
-	    "t.conf:3: digests: unknown digest 'SHA256' (sha256, sha384, sha512)" },
+	    "t.conf:3: digests: unknown digest 'SHA256' (sha256, sha384, sha512, streebog256, streebog512)" },
 	/* sizes */
 	{ "max_size = 10MB\n", SIGNET_ERR_FORMAT, "t.conf:3: max_size: '10MB' is "
 	    "not a size (bytes, or with K, M, G: e.g. 10M)" },
