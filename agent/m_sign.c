@@ -58,6 +58,10 @@ struct sign_op {
 	size_t key_id_len;
 	struct cades_prep prep;
 	bool prepared;
+	unsigned long *mechs;     /* the token's mechanism list */
+	size_t nmechs;
+	bool mechs_known;
+	bool digest_given;        /* else the key's natural digest */
 	/* What the policy granted (agent/policy.h). */
 	struct policy_limits limits;
 	unsigned inputs;          /* POLICY_IN_* this request uses */
@@ -84,6 +88,7 @@ sign_op_free(void *arg)
 	free(op->serial);
 	free(op->label);
 	free(op->key_id);
+	free(op->mechs);
 	if (op->prepared)
 		cades_prep_clear(&op->prep);
 	free(op);
@@ -297,8 +302,9 @@ sign_send(struct sign_op *op)
 		    (json_int_t)op->limits.max_size)));
 		return;
 	}
-	err = cades_prepare(&op->prep, op->cert, op->digest, d->digest,
-	    d->digest_len, time(NULL));
+	err = cades_prepare_ex(&op->prep, op->cert, op->digest, d->digest,
+	    d->digest_len, time(NULL), op->mechs_known ? op->mechs : NULL,
+	    op->nmechs);
 	if (err == SIGNET_ERR_UNSUPPORTED) {
 		sign_fail(op, SIGNET_E_INVALID_PARAMS, SIGNET_R_UNSUPPORTED_KEY,
 		    "the certificate's key type cannot sign here", NULL);
@@ -429,6 +435,21 @@ pinpad_done(void *arg, int status, uint64_t rv, struct buf *resp)
 	}
 	audited_note(op->call->agent, ev);
 	sign_next(op);
+}
+
+/* Without "digest": GOST keys use the Streebog of their size (RFC 9215
+ * pairs them so), every other key SHA-256. */
+static enum cades_digest
+sign_natural_digest(X509 *cert)
+{
+	EVP_PKEY *k = X509_get0_pubkey(cert);
+	int id = k != NULL ? EVP_PKEY_get_base_id(k) : 0;
+
+	if (id == CADES_KEY_GOST2012_256)
+		return CADES_STREEBOG256;
+	if (id == CADES_KEY_GOST2012_512)
+		return CADES_STREEBOG512;
+	return CADES_SHA256;
 }
 
 /* The largest inline document, decoded (descriptors: unknown, 0). */
@@ -577,6 +598,14 @@ sign_resolve(struct sign_op *op, bool final)
 	op->key_id_len = rc->id_len;
 	X509_up_ref(rc->x509);
 	op->cert = rc->x509;
+	if (t->mechs_known && (op->mechs = malloc((t->nmechs ? t->nmechs : 1) *
+	    sizeof(*op->mechs))) != NULL) {
+		memcpy(op->mechs, t->mechs, t->nmechs * sizeof(*op->mechs));
+		op->nmechs = t->nmechs;
+		op->mechs_known = true;
+	}
+	if (!op->digest_given)
+		op->digest = sign_natural_digest(op->cert);
 	if (sign_authorize(op, t, rc))
 		sign_next(op);
 out:
@@ -696,6 +725,7 @@ m_sign(struct call *c, json_t *params)
 	c->state_free = sign_op_free;
 	c->on_gone = sign_client_gone;
 	op->digest = (enum cades_digest)d;
+	op->digest_given = digest != NULL;
 	op->pem = format != NULL && strcmp(format, "pem") == 0;
 	if (!sign_parse_docs(op, params))
 		return;

@@ -28,6 +28,7 @@
 #include "agent/config.h"
 #include "common/audit_chain.h"
 #include "agent/events.h"
+#include "agent/gost.h"
 #include "agent/jsonmem.h"
 #include "agent/log.h"
 #include "agent/policy.h"
@@ -444,6 +445,12 @@ main(int argc, char **argv)
 	status = 1;
 	harden();
 	jsonmem_init();
+	/* Before any thread: the engine registers GOST digests and keys
+	 * process-wide (issue 7); RSA and EC work without it. */
+	if (gost_init(NULL) == 0)
+		log_info("gost engine: %s", gost_source());
+	else
+		log_info("no gost engine: GOST keys and Streebog unsupported");
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

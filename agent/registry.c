@@ -90,6 +90,7 @@ token_clear(struct reg_token *t)
 	for (i = 0; i < t->ncerts; i++)
 		cert_clear(&t->certs[i]);
 	free(t->certs);
+	free(t->mechs);
 }
 
 void
@@ -266,6 +267,12 @@ carry_certs(struct reg_token *t, struct reg_snapshot *old)
 			X509_up_ref(d->x509);
 		}
 		t->certs_loaded = true;
+		if (o->mechs_known && (t->mechs = calloc(o->nmechs ? o->nmechs : 1,
+		    sizeof(*t->mechs))) != NULL) {
+			memcpy(t->mechs, o->mechs, o->nmechs * sizeof(*t->mechs));
+			t->nmechs = o->nmechs;
+			t->mechs_known = true;
+		}
 		return;
 	}
 }
@@ -358,6 +365,27 @@ out:
 	round_put(rd);
 }
 
+#define REG_MAX_MECHS 1024u
+
+static void
+on_mechs(void *arg, int status, uint64_t rv, struct buf *resp)
+{
+	struct round_call *rc = arg;
+	struct round *rd = rc->round;
+	struct reg_token *t = &rd->tokens[rc->token];
+	uint32_t n, i;
+
+	if (status == 0 && rv == 0 && (n = buf_get_u32(resp)) <= REG_MAX_MECHS &&
+	    (t->mechs = calloc(n ? n : 1, sizeof(*t->mechs))) != NULL) {
+		for (i = 0; i < n; i++)
+			t->mechs[i] = (unsigned long)buf_get_u64(resp);
+		t->nmechs = n;
+		t->mechs_known = buf_done(resp);
+	}
+	free(rc);
+	round_put(rd);
+}
+
 static bool
 round_push(struct round *rd, struct reg_token *t)
 {
@@ -432,6 +460,15 @@ on_tokens(void *arg, int status, uint64_t rv, struct buf *resp)
 		    REG_LIST_TIMEOUT_MS, on_certs, cc) != 0) {
 			rd->outstanding--;
 			free(cc);
+		}
+		if ((cc = calloc(1, sizeof(*cc))) != NULL) {
+			*cc = (struct round_call){ rd, rc->module, k };
+			rd->outstanding++;
+			if (req.failed || p11c_call(rc->module, P11W_MECHANISMS, &req,
+			    REG_LIST_TIMEOUT_MS, on_mechs, cc) != 0) {
+				rd->outstanding--;
+				free(cc);
+			}
 		}
 		buf_free(&req);
 	}

@@ -36,6 +36,11 @@ struct reg_token {
 	bool certs_loaded;
 	struct reg_cert *certs;
 	size_t ncerts;
+	/* C_GetMechanismList, read with the certificates: the assembler picks
+	 * the mechanism (GOST: combined or hash-then-sign) from it. */
+	unsigned long *mechs;
+	size_t nmechs;
+	bool mechs_known;
 };
 
 struct reg_snapshot {
