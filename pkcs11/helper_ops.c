@@ -312,22 +312,17 @@ op_logout(struct token *t)
 	return rv == CKR_USER_NOT_LOGGED_IN ? CKR_OK : rv;
 }
 
+/* The private key with the job's CKA_ID, seen through session h. */
 static CK_RV
-op_sign(struct token *t, const struct job *job, struct buf *out)
+sign_key(struct token *t, CK_SESSION_HANDLE h, const struct job *job,
+    CK_OBJECT_HANDLE *key)
 {
-	CK_MECHANISM mech = { job->mech, NULL, 0 };
-	CK_OBJECT_HANDLE key;
-	CK_SESSION_HANDLE h;
 	CK_TOKEN_INFO ti;
-	CK_ULONG siglen = 0, cap;
-	uint8_t *sig = NULL;
 	bool found;
 	CK_RV rv;
 
-	if ((rv = token_session(t, &h)) != CKR_OK)
-		return rv;
 	if ((rv = find_key(h, CKO_PRIVATE_KEY, job->key_id, job->key_id_len,
-	    &key, &found)) != CKR_OK)
+	    key, &found)) != CKR_OK)
 		return rv;
 	if (!found) {
 		/* Private keys are usually invisible until login. */
@@ -337,8 +332,19 @@ op_sign(struct token *t, const struct job *job, struct buf *out)
 			return CKR_USER_NOT_LOGGED_IN;
 		return CKR_KEY_HANDLE_INVALID;
 	}
-	if ((rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
-		return rv;
+	return CKR_OK;
+}
+
+/* C_Sign of the job's data on the operation active in h: the signature
+ * into out as a str. */
+static CK_RV
+sign_finish(struct token *t, CK_SESSION_HANDLE h, const struct job *job,
+    struct buf *out)
+{
+	CK_ULONG siglen = 0, cap;
+	uint8_t *sig = NULL;
+	CK_RV rv;
+
 	/* Ask for the size first. After a successful size query the
 	 * operation stays active, and only C_Sign with room ends it. Some
 	 * modules answer 0 when they cannot tell: offer the cap then. */
@@ -368,6 +374,71 @@ abandon:
 	free(sig);
 	token_renew_session(t);
 	return CKR_FUNCTION_FAILED;
+}
+
+static CK_RV
+op_sign(struct token *t, const struct job *job, struct buf *out)
+{
+	CK_MECHANISM mech = { job->mech, NULL, 0 };
+	CK_OBJECT_HANDLE key;
+	CK_SESSION_HANDLE h;
+	CK_RV rv;
+
+	if ((rv = token_session(t, &h)) != CKR_OK)
+		return rv;
+	if ((rv = sign_key(t, h, job, &key)) != CKR_OK)
+		return rv;
+	if ((rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
+		return rv;
+	return sign_finish(t, h, job, out);
+}
+
+/*
+ * SIGN_AUTH: C_SignInit, C_Login(CKU_CONTEXT_SPECIFIC), C_Sign. The PIN
+ * reaches the token at most once (ops_run never retries this type), so a
+ * dead session is found and replaced before the attempt, as for LOGIN.
+ * The flags go out first, the signature after them.
+ */
+static CK_RV
+op_sign_auth(struct token *t, const struct job *job, struct buf *out)
+{
+	CK_MECHANISM mech = { job->mech, NULL, 0 };
+	CK_OBJECT_HANDLE key;
+	CK_SESSION_HANDLE h;
+	CK_SESSION_INFO si;
+	struct buf sig;
+	CK_RV rv;
+
+	buf_init(&sig, out->max);
+	if ((rv = token_session(t, &h)) == CKR_OK &&
+	    token_stale(helper_p11->C_GetSessionInfo(h, &si))) {
+		token_forget(t);
+		rv = token_session(t, &h);
+	}
+	if (rv != CKR_OK || (rv = sign_key(t, h, job, &key)) != CKR_OK ||
+	    (rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
+		goto out;
+	rv = helper_p11->C_Login(h, CKU_CONTEXT_SPECIFIC, job->pin,
+	    job->pin_len);
+	if (rv != CKR_OK) {
+		/* The signing operation may still be active; only a new
+		 * session surely ends it (the user's login stays). */
+		if (token_stale(rv))
+			token_forget(t);
+		else
+			token_renew_session(t);
+		goto out;
+	}
+	rv = sign_finish(t, h, job, &sig);
+out:
+	if (token_stale(rv))
+		token_forget(t);
+	/* Always: the agent shows COUNT_LOW / FINAL_TRY / LOCKED. */
+	put_flags(t, out);
+	if (rv == CKR_OK)
+		buf_put(out, sig.data, sig.len);
+	buf_free(&sig);
+	return rv;
 }
 
 static CK_RV
@@ -414,7 +485,7 @@ static CK_RV
 ops_dispatch(struct token *t, const struct job *job, struct buf *out)
 {
 	if (job->early) {
-		if (job->type == P11W_LOGIN)
+		if (job->type == P11W_LOGIN || job->type == P11W_SIGN_AUTH)
 			put_flags(t, out);
 		return job->early_rv;
 	}
@@ -431,6 +502,8 @@ ops_dispatch(struct token *t, const struct job *job, struct buf *out)
 		return op_logout(t);
 	case P11W_SIGN:
 		return op_sign(t, job, out);
+	case P11W_SIGN_AUTH:
+		return op_sign_auth(t, job, out);
 	case P11W_MECHANISMS:
 		return op_mechanisms(t, out);
 	}
@@ -452,6 +525,8 @@ ops_run(struct token *t, const struct job *job, struct buf *resp)
 {
 	struct buf out;
 	CK_RV rv = CKR_OK;
+	/* Types that try a PIN: never retried, flags always answered. */
+	bool pin = job->type == P11W_LOGIN || job->type == P11W_SIGN_AUTH;
 	int tries;
 
 	buf_init(&out, P11W_MAX_MSG - OPS_HDR);
@@ -459,23 +534,24 @@ ops_run(struct token *t, const struct job *job, struct buf *resp)
 		buf_reset(&out);
 		rv = ops_dispatch(t, job, &out);
 		/* A stale slot or session: resolve the serial again and
-		 * retry once. Never a LOGIN: a PIN is never sent twice. */
-		if (t == NULL || job->early || job->type == P11W_LOGIN ||
-		    !token_stale(rv))
+		 * retry once. Never a PIN: a PIN is never sent twice. */
+		if (t == NULL || job->early || pin || !token_stale(rv))
 			break;
 		token_forget(t);
 	}
+	/* A LOGIN that worked stands even if its answer is short; a
+	 * signature that did not fit is lost. */
+	if (out.failed && rv == CKR_OK && job->type != P11W_LOGIN)
+		rv = CKR_HOST_MEMORY;
 	ops_header(resp, job, rv);
-	if (out.failed && job->type == P11W_LOGIN)
-		buf_put_u64(resp, 0); /* the login itself stands */
-	else if (out.failed && rv == CKR_OK)
-		ops_header(resp, job, CKR_HOST_MEMORY);
-	else if (rv == CKR_OK || job->type == P11W_LOGIN)
+	if (out.failed && pin)
+		buf_put_u64(resp, 0);
+	else if (!out.failed && (rv == CKR_OK || pin))
 		buf_put(resp, out.data, out.len);
 	if (resp->failed) {
 		/* Out of memory: the answer still goes out, short. */
 		ops_header(resp, job, CKR_HOST_MEMORY);
-		if (job->type == P11W_LOGIN)
+		if (pin)
 			buf_put_u64(resp, 0);
 	}
 	buf_free(&out);

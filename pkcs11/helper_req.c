@@ -91,6 +91,25 @@ req_copy(struct buf *b, struct job *job, size_t *lenp)
 	return d;
 }
 
+/* The PIN of a str field at p (n bytes) into locked memory. */
+static void
+req_pin(struct job *job, const uint8_t *p, size_t n)
+{
+	if (n > HELPER_PIN_MAX) {
+		job_early(job, CKR_PIN_LEN_RANGE);
+		return;
+	}
+	if (job->early)
+		return;
+	if ((job->pin = secmem_alloc(n + 1)) == NULL) {
+		job_early(job, CKR_HOST_MEMORY);
+		return;
+	}
+	if (n > 0)
+		memcpy(job->pin, p, n);
+	job->pin_len = n;
+}
+
 static void
 req_login(struct buf *b, struct job *job)
 {
@@ -105,19 +124,8 @@ req_login(struct buf *b, struct job *job)
 		job_early(job, CKR_ARGUMENTS_BAD);
 		return;
 	}
-	if (n > HELPER_PIN_MAX) {
-		job_early(job, CKR_PIN_LEN_RANGE);
-		return;
-	}
-	if (job->has_pin == 0 || job->early)
-		return;
-	if ((job->pin = secmem_alloc(n + 1)) == NULL) {
-		job_early(job, CKR_HOST_MEMORY);
-		return;
-	}
-	if (n > 0)
-		memcpy(job->pin, p, n);
-	job->pin_len = n;
+	if (job->has_pin == 1)
+		req_pin(job, p, n);
 }
 
 static void
@@ -133,6 +141,21 @@ req_sign(struct buf *b, struct job *job)
 		job_early(job, CKR_MECHANISM_INVALID);
 	job->mech = (CK_MECHANISM_TYPE)mech;
 	job->cost += job->key_id_len + job->data_len;
+}
+
+/* SIGN's fields, then the PIN for the context-specific login. */
+static void
+req_sign_auth(struct buf *b, struct job *job)
+{
+	const uint8_t *p;
+	size_t n;
+
+	req_sign(b, job);
+	job->has_pin = 1;
+	p = buf_get_str(b, &n, P11W_MAX_FIELD);
+	if (p == NULL && b->failed)
+		return;
+	req_pin(job, p, n);
 }
 
 int
@@ -163,6 +186,10 @@ req_parse(const uint8_t *body, size_t len, struct job **jobp)
 	case P11W_SIGN:
 		req_serial(&b, job);
 		req_sign(&b, job);
+		break;
+	case P11W_SIGN_AUTH:
+		req_serial(&b, job);
+		req_sign_auth(&b, job);
 		break;
 	default:
 		/* Unknown types are answered, not fatal: a newer agent may

@@ -72,6 +72,30 @@ enum p11w_type {
 
 	/* req: str serial; resp: rv, u32 n, n x u64 mechanism */
 	P11W_MECHANISMS = 6,
+
+	/* A signature with a key that demands a login of its own
+	 * (CKA_ALWAYS_AUTHENTICATE; LIST_CERTS says always_authenticate = 1).
+	 * req: str serial, str key_id, u64 mechanism, str data (as SIGN),
+	 *      str pin (secret: the PIN for this one signature)
+	 * resp: rv, then always (also on error): u64 token_flags read after
+	 *      the attempt (0 when the token could not be read), then, only
+	 *      when rv == 0, str signature (as SIGN).
+	 *   On the token's worker, in one go: C_SignInit, then
+	 *   C_Login(CKU_CONTEXT_SPECIFIC, pin), then C_Sign. The session must
+	 *   already be logged in (LOGIN): the key is found as for SIGN, with
+	 *   the same errors, and those come before the PIN is used. (A plain
+	 *   SIGN with such a key fails even after LOGIN; SoftHSM2 answers
+	 *   CKR_USER_NOT_LOGGED_IN.) The PIN
+	 *   goes to the token at most once: CKR_PIN_INCORRECT, CKR_PIN_LOCKED
+	 *   or any other failure of that login is answered, never retried
+	 *   (not even on a stale session), and ends the signing operation.
+	 *   A PIN over 256 bytes is CKR_PIN_LEN_RANGE without calling the
+	 *   module. The helper wipes the PIN from its buffers after use; keep
+	 *   the request under 4096 bytes (a hash or DigestInfo as data) and
+	 *   the whole of it is read into locked memory. On a key without
+	 *   CKA_ALWAYS_AUTHENTICATE the module refuses the context-specific
+	 *   login (SoftHSM2: CKR_OPERATION_NOT_INITIALIZED): use SIGN. */
+	P11W_SIGN_AUTH = 7,
 };
 
 #endif
