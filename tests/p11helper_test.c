@@ -1,12 +1,16 @@
 /*
  * signet-pkcs11-helper against a private SoftHSM2 token.
  *
- * usage: p11helper_test HELPER MKTOKEN_SH MODULE
+ * usage: p11helper_test HELPER MKTOKEN_SH MODULE [MKALWAYSAUTH_SH COUNT_MODULE]
  *
  * Makes a token with scripts/mktoken.sh (RSA-2048 id 01, EC P-256 id 02,
  * keys generated on the token, certificates stored beside them), starts the
  * helper on a socketpair and checks every wire.h operation, the error
  * mapping, pipelining, protocol errors (exit 3) and module checks (exit 2).
+ * With the last two arguments, also SIGN_AUTH: tests/lib/mkalwaysauth.sh
+ * adds an EC P-256 key with CKA_ALWAYS_AUTHENTICATE (id 03), and the
+ * helper runs on tests/lib/p11count.c wrapped around the module, which
+ * counts every C_Login so a PIN is seen to reach the token at most once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +36,7 @@
 static const char *helper_path, *module_path;
 static char tmpdir[256];
 static char serial[64];
-static char rsa_cert_path[512], ec_cert_path[512];
+static char rsa_cert_path[512], ec_cert_path[512], auth_cert_path[512];
 static uint32_t next_id = 1;
 
 struct tok {
@@ -215,6 +219,39 @@ sign(struct p11h *h, const char *ser, const void *id, size_t idlen,
 	buf_put_u64(&b, mech);
 	buf_put_str(&b, data, len);
 	if ((rv = roundtrip(h, &b, &r)) == CKR_OK) {
+		p = buf_get_str(&r, &n, 1024);
+		if (p != NULL) {
+			memcpy(sig, p, n);
+			*siglen = n;
+		}
+	}
+	CHECK(buf_done(&r));
+	buf_free(&r);
+	return rv;
+}
+
+/* SIGN_AUTH: the rv, the flags that always come back, the signature. */
+static uint64_t
+sign_auth(struct p11h *h, const char *ser, const void *id, size_t idlen,
+    uint64_t mech, const void *data, size_t len, const char *pin,
+    uint64_t *flags, uint8_t *sig, size_t *siglen)
+{
+	const uint8_t *p;
+	struct buf b, r;
+	uint64_t rv;
+	size_t n;
+
+	*siglen = 0;
+	p11h_req(&b, next_id++, P11W_SIGN_AUTH);
+	b.secret = true;
+	buf_put_cstr(&b, ser);
+	buf_put_str(&b, id, idlen);
+	buf_put_u64(&b, mech);
+	buf_put_str(&b, data, len);
+	buf_put_cstr(&b, pin);
+	rv = roundtrip(h, &b, &r);
+	*flags = buf_get_u64(&r);
+	if (rv == CKR_OK) {
 		p = buf_get_str(&r, &n, 1024);
 		if (p != NULL) {
 			memcpy(sig, p, n);
@@ -557,6 +594,200 @@ test_session(void)
 	CHECK(p11h_wait(&h, TIMEOUT_MS) == 0);
 }
 
+/* C_Login calls p11count.c saw for this user type since the log was
+ * emptied; the last one's rv in *last. */
+static int
+count_logins(const char *log, CK_USER_TYPE type, unsigned long *last)
+{
+	char line[128];
+	unsigned long t, rv;
+	int n = 0;
+	FILE *f;
+
+	if ((f = fopen(log, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "login %lu 0x%lx", &t, &rv) == 2 &&
+		    t == type) {
+			n++;
+			if (last != NULL)
+				*last = rv;
+		}
+	fclose(f);
+	return n;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f;
+
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * SIGN_AUTH against a key with CKA_ALWAYS_AUTHENTICATE (id 03) on
+ * SoftHSM2, through p11count.c so every PIN that reaches the token is
+ * counted. What SoftHSM2 2.6.1 (Debian 12) does, as checked here: the key
+ * is listed with always_authenticate = 1; a plain SIGN after a normal
+ * login fails with CKR_USER_NOT_LOGGED_IN (C_SignInit succeeds, C_Sign
+ * refuses without the context-specific login); a context-specific login
+ * on a key without the attribute is CKR_OPERATION_NOT_INITIALIZED.
+ */
+static void
+test_always_auth(const char *count_module)
+{
+	struct tok toks[16], *t;
+	struct cert certs[8];
+	uint8_t hash[32], sig[1024];
+	const char *msg = "a document that needs its own PIN";
+	char log[512], ctl[512], longpin[300];
+	struct p11h h;
+	uint64_t flags;
+	unsigned long last;
+	uint32_t n, i;
+	size_t siglen;
+	bool seen = false;
+
+	snprintf(log, sizeof(log), "%s/count.log", tmpdir);
+	snprintf(ctl, sizeof(ctl), "%s/count.ctl", tmpdir);
+	write_file(log, "");
+	write_file(ctl, "");
+	REQUIRE(setenv("P11COUNT_MODULE", module_path, 1) == 0);
+	REQUIRE(setenv("P11COUNT_LOG", log, 1) == 0);
+	REQUIRE(setenv("P11COUNT_CTL", ctl, 1) == 0);
+	start(&h, count_module, "always_auth", true);
+	sha256(msg, strlen(msg), hash);
+
+	/* Not logged in: the key is not found, the PIN is not used. */
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_USER_NOT_LOGGED_IN);
+	CHECK((flags & CKF_TOKEN_INITIALIZED) != 0);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, NULL) == 0);
+
+	CHECK_RV(login(&h, serial, 1, PIN, &flags), CKR_OK);
+	CHECK(count_logins(log, CKU_USER, &last) == 1 && last == CKR_OK);
+
+	/* LIST_CERTS tells which key needs it. */
+	CHECK_RV(list_certs(&h, serial, certs, 8, &n), CKR_OK);
+	CHECK(n == 3);
+	for (i = 0; i < n; i++) {
+		CHECK(certs[i].key == 2);
+		if (certs[i].idlen == 1 && certs[i].id[0] == 3) {
+			seen = true;
+			CHECK(certs[i].always == 1);
+			CHECK(strcmp(certs[i].label, "auth") == 0);
+			CHECK(der_equals_file(&certs[i], auth_cert_path));
+		} else
+			CHECK(certs[i].always == 0);
+	}
+	CHECK(seen);
+	free_certs(certs, n);
+
+	/* A plain SIGN is refused after the normal login... */
+	CHECK_RV(sign(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, sig,
+	    &siglen), CKR_USER_NOT_LOGGED_IN);
+	/* ...and SIGN_AUTH with the PIN signs, with one login. */
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_OK);
+	CHECK((flags & CKF_TOKEN_INITIALIZED) != 0);
+	CHECK((flags & CKF_USER_PIN_COUNT_LOW) == 0);
+	CHECK(siglen == 64);
+	CHECK(ec_verifies(auth_cert_path, hash, sig, siglen));
+	CHECK(!ec_verifies(ec_cert_path, hash, sig, siglen));
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, &last) == 1 &&
+	    last == CKR_OK);
+
+	/* A wrong PIN: CKR_PIN_INCORRECT once, with the flags after it,
+	 * and no second try. SoftHSM2 flags COUNT_LOW after a failure. */
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, "0000",
+	    &flags, sig, &siglen), CKR_PIN_INCORRECT);
+	CHECK(siglen == 0);
+	CHECK((flags & CKF_TOKEN_INITIALIZED) != 0);
+	CHECK((flags & CKF_USER_PIN_COUNT_LOW) != 0);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, &last) == 2 &&
+	    last == CKR_PIN_INCORRECT);
+	/* The user's login survived, the failed operation did not linger. */
+	CHECK_RV(list_tokens(&h, toks, 16, &n), CKR_OK);
+	REQUIRE((t = find_tok(toks, n, serial)) != NULL);
+	CHECK(t->logged_in == 1);
+	CHECK(t->flags == flags);
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_OK);
+	CHECK(ec_verifies(auth_cert_path, hash, sig, siglen));
+	CHECK((flags & CKF_USER_PIN_COUNT_LOW) == 0);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, NULL) == 3);
+
+	/* A key without the attribute: the module refuses the login. */
+	CHECK_RV(sign_auth(&h, serial, "\x02", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_OPERATION_NOT_INITIALIZED);
+	CHECK((flags & CKF_TOKEN_INITIALIZED) != 0);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, NULL) == 4);
+	CHECK_RV(sign(&h, serial, "\x02", 1, CKM_ECDSA, hash, 32, sig,
+	    &siglen), CKR_OK);
+	CHECK(ec_verifies(ec_cert_path, hash, sig, siglen));
+
+	/* Refused before the PIN is used: no login reaches the token. */
+	memset(longpin, '7', sizeof(longpin) - 1);
+	longpin[sizeof(longpin) - 1] = '\0';
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32,
+	    longpin, &flags, sig, &siglen), CKR_PIN_LEN_RANGE);
+	CHECK((flags & CKF_TOKEN_INITIALIZED) != 0);
+	CHECK_RV(sign_auth(&h, serial, "\x09", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_KEY_HANDLE_INVALID);
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, 0x80000000ul | 0x1234,
+	    hash, 32, PIN, &flags, sig, &siglen), CKR_MECHANISM_INVALID);
+	CHECK_RV(sign_auth(&h, "no-such-serial", "\x03", 1, CKM_ECDSA, hash,
+	    32, PIN, &flags, sig, &siglen), CKR_TOKEN_NOT_PRESENT);
+	CHECK(flags == 0);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, NULL) == 4);
+
+	/* An rv after which other requests are retried on a fresh session
+	 * (the module passed the PIN on, then answered "session invalid"):
+	 * answered as it is, the PIN not sent again. */
+	write_file(ctl, "stale\n");
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_SESSION_HANDLE_INVALID);
+	CHECK((flags & CKF_TOKEN_INITIALIZED) != 0);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, NULL) == 5);
+	write_file(ctl, "");
+	/* Its session is gone, and with it the login. */
+	CHECK_RV(sign_auth(&h, serial, "\x03", 1, CKM_ECDSA, hash, 32, PIN,
+	    &flags, sig, &siglen), CKR_USER_NOT_LOGGED_IN);
+	CHECK(count_logins(log, CKU_CONTEXT_SPECIFIC, NULL) == 5);
+	CHECK(count_logins(log, CKU_USER, NULL) == 1);
+
+	shutdown(h.fd, SHUT_WR);
+	CHECK(p11h_wait(&h, TIMEOUT_MS) == 0);
+	unsetenv("P11COUNT_MODULE");
+	unsetenv("P11COUNT_LOG");
+	unsetenv("P11COUNT_CTL");
+}
+
+/* tests/lib/mkalwaysauth.sh on mktoken.sh's directory: key id 03 "auth". */
+static void
+make_always_auth(const char *script)
+{
+	char dir[512];
+	int st;
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/token", tmpdir);
+	pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/bash", "bash", script, dir, PIN, "03", "auth",
+		    (char *)NULL);
+		_exit(127);
+	}
+	REQUIRE(waitpid(pid, &st, 0) == pid);
+	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	snprintf(auth_cert_path, sizeof(auth_cert_path), "%s/token/auth.pem",
+	    tmpdir);
+}
+
 /* Each of these ends the helper with status 3. */
 static void
 expect_protocol_error(const char *name, const void *raw, size_t n,
@@ -594,6 +825,11 @@ test_protocol_errors(void)
 		0, 0, 0, 23, 0, 0, 0, 1, 5, 0, 0, 0, 1, 'a', 0, 0, 0, 1, 1,
 		0, 0, 0, 0, 0, 0, 0x10, 0x41,
 	};
+	/* SIGN_AUTH missing its PIN field */
+	static const uint8_t auth_missing[] = {
+		0, 0, 0, 28, 0, 0, 0, 1, 7, 0, 0, 0, 1, 'a', 0, 0, 0, 1, 1,
+		0, 0, 0, 0, 0, 0, 0x10, 0x41, 0, 0, 0, 1, 'A',
+	};
 	/* a frame cut off by EOF */
 	static const uint8_t cut[] = { 0, 0, 0, 9, 0, 0, 0, 1, 1 };
 	struct p11h h;
@@ -609,6 +845,8 @@ test_protocol_errors(void)
 	    "malformed");
 	expect_protocol_error("missing", missing, sizeof(missing),
 	    "malformed");
+	expect_protocol_error("auth_missing", auth_missing,
+	    sizeof(auth_missing), "malformed");
 
 	/* A cut frame: EOF inside it. */
 	start(&h, module_path, "cut", true);
@@ -744,8 +982,9 @@ main(int argc, char **argv)
 	const char *base;
 	int64_t t0 = p11h_now_ms();
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s HELPER MKTOKEN_SH MODULE\n", argv[0]);
+	if (argc != 4 && argc != 6) {
+		fprintf(stderr, "usage: %s HELPER MKTOKEN_SH MODULE "
+		    "[MKALWAYSAUTH_SH COUNT_MODULE]\n", argv[0]);
 		return 2;
 	}
 	helper_path = argv[1];
@@ -757,6 +996,10 @@ main(int argc, char **argv)
 
 	make_token(argv[2]);
 	test_session();
+	if (argc == 6) {
+		make_always_auth(argv[4]);
+		test_always_auth(argv[5]);
+	}
 	test_protocol_errors();
 	test_startup_errors();
 
