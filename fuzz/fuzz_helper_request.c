@@ -36,8 +36,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(job->pin_len <= HELPER_PIN_MAX);
 	FUZZ_CHECK(job->pin == NULL || job->has_pin == 1);
 	FUZZ_CHECK(job->cost >= sizeof(*job) + job->key_id_len + job->data_len);
-	if (job->type == P11W_SIGN && !job->early)
+	if ((job->type == P11W_SIGN || job->type == P11W_SIGN_AUTH) &&
+	    !job->early)
 		FUZZ_CHECK(job->key_id != NULL && job->data != NULL);
+	/* A context-specific login always has its PIN, in its buffer. */
+	if (job->type == P11W_SIGN_AUTH && !job->early)
+		FUZZ_CHECK(job->has_pin == 1 && job->pin != NULL);
 	job_free(job);
 	return 0;
 }

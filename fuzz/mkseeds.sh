@@ -127,7 +127,7 @@ for name, data in seeds.items():
         f.write(data)
 
 # Request bodies, as fuzz_helper_request.c reads them (after the length).
-LOGIN, LOGOUT, SIGN, MECHANISMS = 3, 4, 5, 6
+LOGIN, LOGOUT, SIGN, MECHANISMS, SIGN_AUTH = 3, 4, 5, 6, 7
 CKM_ECDSA = 0x1041
 def req(id_, type_, fields=b""): return u32(id_) + u8(type_) + fields
 serial = s("0123456789abcdef")
@@ -142,6 +142,12 @@ requests = {
     "sign": req(8, SIGN, serial + s(b"\x01") + u64(CKM_ECDSA) + s(b"\xab" * 32)),
     "sign_mech_huge": req(9, SIGN, serial + s(b"\x01") + u64(2**64 - 1) + s(b"x")),
     "mechanisms": req(10, MECHANISMS, serial),
+    "sign_auth": req(16, SIGN_AUTH, serial + s(b"\x03") + u64(CKM_ECDSA) +
+        s(b"\xab" * 32) + s("123456")),
+    "sign_auth_pin_long": req(17, SIGN_AUTH, serial + s(b"\x03") +
+        u64(CKM_ECDSA) + s(b"\xab" * 32) + s("9" * 300)),
+    "sign_auth_no_pin": req(18, SIGN_AUTH, serial + s(b"\x03") +
+        u64(CKM_ECDSA) + s(b"\xab" * 32)),
     "unknown_type": req(11, 99, b"anything"),
     "trailing": req(12, LOGOUT, serial + b"x"),
     "serial_long": req(13, LIST_CERTS, s("0123456789abcdefX")),
