@@ -28,6 +28,7 @@
 
 #define SIGN_TIMEOUT_MS 30000u
 #define PINPAD_TIMEOUT_MS 120000u /* a person types on the reader */
+#define SIGN_RECHECK_MS 800u
 
 struct sign_doc {
 	json_t *data;             /* base64 text, or NULL for a descriptor */
@@ -62,6 +63,9 @@ struct sign_op {
 	size_t nmechs;
 	bool mechs_known;
 	bool digest_given;        /* else the key's natural digest */
+	uint64_t failed_rv;       /* the token's error, while rechecking */
+	unsigned rechecks;
+	struct timer *recheck;
 	/* What the policy granted (agent/policy.h). */
 	struct policy_limits limits;
 	unsigned inputs;          /* POLICY_IN_* this request uses */
@@ -77,6 +81,7 @@ sign_op_free(void *arg)
 	size_t i;
 
 	docread_cancel(op->reader);
+	loop_timer_cancel(op->recheck);
 	for (i = 0; i < op->ndocs; i++) {
 		json_decref(op->docs[i].data);
 		free(op->docs[i].signature);
@@ -241,11 +246,79 @@ encode_signature(const struct sign_op *op, const uint8_t *der, size_t der_len)
 	return enc;
 }
 
+/* Is the op's token in the current snapshot? */
+static bool
+sign_token_present(struct sign_op *op)
+{
+	struct reg_snapshot *s = registry_snapshot(op->call->agent->reg);
+	bool found = false;
+	size_t i;
+
+	for (i = 0; i < s->ntokens && !found; i++)
+		found = s->tokens[i].module == op->module &&
+		    strcmp(s->tokens[i].serial, op->serial) == 0;
+	snapshot_unref(s);
+	return found;
+}
+
+static void sign_recheck_done(void *arg);
+
+static void
+sign_recheck_later(void *arg)
+{
+	struct sign_op *op = arg;
+
+	op->recheck = NULL; /* the loop frees a timer that fired */
+	registry_refresh(op->call->agent->reg, false, sign_recheck_done, op);
+}
+
+static void
+sign_recheck_done(void *arg)
+{
+	struct sign_op *op = arg;
+
+	if (!sign_token_present(op)) {
+		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_REMOVED,
+		    "the token was removed", doc_data(op, NULL));
+		return;
+	}
+	/* The reader may not have noticed yet (pcscd polls a card about
+	 * every 400 ms): look once more a little later. */
+	if (op->rechecks++ == 0 && (op->recheck = loop_timer(op->call->agent->loop,
+	    SIGN_RECHECK_MS, sign_recheck_later, op)) != NULL)
+		return;
+	call_ckr_error_audited(op->call, op->failed_rv, sign_event(op, false));
+}
+
+/*
+ * A card pulled out mid-signature often fails with a generic error
+ * (OpenSC: CKR_GENERAL_ERROR, CKR_DEVICE_ERROR), not CKR_DEVICE_REMOVED.
+ * Before answering, look again: a token that is gone is token_removed.
+ */
+static void
+sign_token_failed(struct sign_op *op, uint64_t rv)
+{
+	switch (rv) {
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_DEVICE_REMOVED:
+		registry_invalidate(op->call->agent->reg);
+		/* FALLTHROUGH */
+	case CKR_GENERAL_ERROR:
+	case CKR_DEVICE_ERROR:
+	case CKR_FUNCTION_FAILED:
+	case CKR_SESSION_CLOSED:
+	case CKR_SESSION_HANDLE_INVALID:
+		op->failed_rv = rv;
+		registry_refresh(op->call->agent->reg, false, sign_recheck_done, op);
+		return;
+	}
+	call_ckr_error_audited(op->call, rv, sign_event(op, false));
+}
+
 static void
 sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 {
 	struct sign_op *op = arg;
-	struct call *c = op->call;
 	struct sign_doc *d = &op->docs[op->cur];
 	const uint8_t *raw;
 	uint8_t *der = NULL;
@@ -258,9 +331,7 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		return;
 	}
 	if (rv != CKR_OK) {
-		if (rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED)
-			registry_invalidate(c->agent->reg);
-		call_ckr_error_audited(c, rv, sign_event(op, false));
+		sign_token_failed(op, rv);
 		return;
 	}
 	raw = buf_get_str(resp, &raw_len, P11W_MAX_FIELD);

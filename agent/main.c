@@ -29,6 +29,7 @@
 #include "common/audit_chain.h"
 #include "agent/events.h"
 #include "agent/gost.h"
+#include "agent/hotplug.h"
 #include "agent/jsonmem.h"
 #include "agent/log.h"
 #include "agent/policy.h"
@@ -357,6 +358,7 @@ main(int argc, char **argv)
 	char *helper = NULL, *sock = NULL, *audit_dir = NULL;
 	char *default_config = NULL;
 	bool check_only = false;
+	struct hotplug *hotplug = NULL;
 	sigset_t mask;
 	bool foreground = false, debug = false;
 	int ch, r, status = 1;
@@ -496,6 +498,7 @@ main(int argc, char **argv)
 	registry_set_listener(agent.reg, events_on_snapshot, agent.events);
 	/* Learn the tokens present at start, so events report changes. */
 	events_poke(agent.events);
+	hotplug = hotplug_start(&agent);
 	if ((sc.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
 		goto out;
 	sc.agent = &agent;
@@ -521,6 +524,7 @@ out:
 	if (ls.path != NULL)
 		unlink(ls.path);
 	conn_close_all(&agent);
+	hotplug_stop(hotplug);
 	registry_free(agent.reg);
 	if (agent.audit != NULL) {
 		audit_agent_event(&agent, "agent_stop", status == 0 ? "stop" : "error");

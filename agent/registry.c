@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,33 @@ void
 registry_invalidate(struct registry *r)
 {
 	r->current->stale = true;
+}
+
+/* Does process pid have libpcsclite mapped? */
+static bool
+uses_pcsc(pid_t pid)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, "libpcsclite") != NULL;
+	fclose(f);
+	return found;
+}
+
+void
+registry_restart_pcsc(struct registry *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nmodules; i++)
+		if (p11c_pid(r->modules[i]) > 0 && uses_pcsc(p11c_pid(r->modules[i])))
+			p11c_restart(r->modules[i], "the PC/SC service restarted");
 }
 
 size_t

@@ -84,6 +84,10 @@ typedef void (*registry_change_fn)(void *arg, const struct reg_snapshot *old,
     const struct reg_snapshot *now);
 void registry_set_listener(struct registry *r, registry_change_fn fn, void *arg);
 
+/* The PC/SC service came back: restart the helpers whose module uses it
+ * (they have libpcsclite mapped), so none keeps a dead PC/SC context. */
+void registry_restart_pcsc(struct registry *r);
+
 /* The cached state is stale (e.g. a token went away): next use refreshes. */
 void registry_invalidate(struct registry *r);
 

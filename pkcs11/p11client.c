@@ -358,6 +358,16 @@ p11c_new(struct p11c **out, struct loop *l, const char *helper_path,
 	return 0;
 }
 
+void
+p11c_restart(struct p11c *c, const char *why)
+{
+	if (c->pid == 0 || c->stopped)
+		return;
+	p11c_lost(c, why);
+	c->not_before_ms = 0; /* a deliberate restart waits for nothing */
+	c->backoff_ms = P11C_BACKOFF_MIN_MS;
+}
+
 #define P11C_SHUTDOWN_WAIT_MS 2000
 
 void

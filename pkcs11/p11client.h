@@ -36,6 +36,10 @@ MUST_CHECK int p11c_new(struct p11c **out, struct loop *l,
  * waits a little for it, then kills it; pending requests fail with
  * P11C_LOST and no new helper starts. */
 void p11c_shutdown(struct p11c *c);
+/* Kills the helper now (its requests fail with P11C_LOST, its tokens
+ * are reported gone); the next request starts a fresh one. */
+void p11c_restart(struct p11c *c, const char *why);
+
 /* Shuts down if needed, then frees. */
 void p11c_free(struct p11c *c);
 

@@ -48,7 +48,8 @@ endif()
 # name    timeout (s)
 set(_signet_pcsc_tests
   rig     120
-  monitor 120)
+  monitor 120
+  agent   180)
 list(LENGTH _signet_pcsc_tests _n)
 math(EXPR _last "${_n} - 1")
 foreach(_i RANGE 0 ${_last} 2)
