@@ -32,6 +32,7 @@
 
 struct sign_doc {
 	json_t *data;             /* base64 text, or NULL for a descriptor */
+	json_t *digest_value;     /* blind signing: the digest, base64 */
 	unsigned fd_index;
 	uint64_t size;
 	uint8_t digest[EVP_MAX_MD_SIZE];
@@ -64,6 +65,9 @@ struct sign_op {
 	bool mechs_known;
 	bool digest_given;        /* else the key's natural digest */
 	uint64_t failed_rv;       /* the token's error, while rechecking */
+	bool always_auth;         /* the key wants its PIN for each signature */
+	struct buf pin;           /* secret: for always_auth keys, this request
+	                           * only; wiped when the call ends */
 	unsigned rechecks;
 	struct timer *recheck;
 	/* What the policy granted (agent/policy.h). */
@@ -82,8 +86,10 @@ sign_op_free(void *arg)
 
 	docread_cancel(op->reader);
 	loop_timer_cancel(op->recheck);
+	buf_free(&op->pin);
 	for (i = 0; i < op->ndocs; i++) {
 		json_decref(op->docs[i].data);
+		json_decref(op->docs[i].digest_value);
 		free(op->docs[i].signature);
 	}
 	free(op->docs);
@@ -123,6 +129,11 @@ sign_event(struct sign_op *op, bool with_signatures)
 		if (audit_event_document(ev, cades_digest_name(op->digest),
 		    sd->digest, sd->digest_len, sd->size) != 0)
 			goto fail;
+		if (sd->digest_value != NULL) {
+			docs = json_object_get(ev, "documents");
+			json_object_set_new(json_array_get(docs, json_array_size(docs) - 1),
+			    "blind", json_true());
+		}
 		if (!with_signatures)
 			continue;
 		docs = json_object_get(ev, "documents");
@@ -319,6 +330,7 @@ static void
 sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 {
 	struct sign_op *op = arg;
+	uint64_t flags;
 	struct sign_doc *d = &op->docs[op->cur];
 	const uint8_t *raw;
 	uint8_t *der = NULL;
@@ -328,6 +340,15 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
 		    "the token's module helper failed; it is being restarted",
 		    doc_data(op, NULL));
+		return;
+	}
+	flags = op->always_auth ? buf_get_u64(resp) : 0;
+	if (rv == CKR_PIN_INCORRECT) {
+		/* Never retried: a batch stops at the first wrong PIN. */
+		buf_reset(&op->pin);
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_PIN_INCORRECT,
+		    "the token rejected the PIN", doc_data(op,
+		    json_pack("{s:o}", "pin", pin_flags_json(flags))));
 		return;
 	}
 	if (rv != CKR_OK) {
@@ -362,7 +383,8 @@ sign_send(struct sign_op *op)
 	struct buf req;
 	int err;
 
-	if (EVP_DigestFinal_ex(op->md, d->digest, &d->digest_len) != 1) {
+	if (d->digest_value == NULL &&
+	    EVP_DigestFinal_ex(op->md, d->digest, &d->digest_len) != 1) {
 		sign_oom(op);
 		return;
 	}
@@ -386,13 +408,23 @@ sign_send(struct sign_op *op)
 		return;
 	}
 	op->prepared = true;
+	if (op->always_auth && op->pin.len == 0) {
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_AUTH_REQUIRED,
+		    "this key asks for its PIN with every signature: send pin",
+		    json_pack("{s:s}", "param", "pin"));
+		return;
+	}
 	buf_init(&req, P11W_MAX_FIELD);
+	req.secret = op->always_auth;
 	buf_put_cstr(&req, op->serial);
 	buf_put_str(&req, op->key_id, op->key_id_len);
 	buf_put_u64(&req, op->prep.mechanism);
 	buf_put_str(&req, op->prep.tbs, op->prep.tbs_len);
-	err = req.failed ? SIGNET_ERR_NOMEM :
-	    p11c_call(op->module, P11W_SIGN, &req, SIGN_TIMEOUT_MS, sign_done, op);
+	if (op->always_auth)
+		buf_put_str(&req, op->pin.data, op->pin.len);
+	err = req.failed ? SIGNET_ERR_NOMEM : p11c_call(op->module,
+	    op->always_auth ? P11W_SIGN_AUTH : P11W_SIGN, &req, SIGN_TIMEOUT_MS,
+	    sign_done, op);
 	buf_free(&req);
 	if (err != 0)
 		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
@@ -426,6 +458,51 @@ sign_read_done(void *arg, int err, const char *why)
 	sign_send(op);
 }
 
+struct blind_sink {
+	uint8_t *out;
+	size_t len, max;
+	bool over;
+};
+
+static void
+blind_put(void *arg, const uint8_t *p, size_t n)
+{
+	struct blind_sink *b = arg;
+
+	if (n > b->max - b->len) {
+		b->over = true;
+		return;
+	}
+	memcpy(b->out + b->len, p, n);
+	b->len += n;
+}
+
+/* A precomputed digest (blind signing, where a rule grants "digest"):
+ * exactly the length of the request's digest algorithm. */
+static void
+sign_blind(struct sign_op *op, struct sign_doc *d)
+{
+	struct blind_sink b = { d->digest, 0, sizeof(d->digest), false };
+	size_t want = cades_digest_len(op->digest);
+
+	if (b64_decode_stream(json_string_value(d->digest_value),
+	    json_string_length(d->digest_value), blind_put, &b) != 0) {
+		sign_fail(op, SIGNET_E_INVALID_PARAMS, SIGNET_R_BAD_BASE64,
+		    "digest_value is not valid base64",
+		    doc_data(op, json_pack("{s:s}", "param", "digest_value")));
+		return;
+	}
+	if (b.over || b.len != want) {
+		sign_fail(op, SIGNET_E_INVALID_PARAMS, SIGNET_R_INVALID_PARAMS,
+		    "digest_value is not as long as the digest algorithm's output",
+		    doc_data(op, json_pack("{s:s, s:I}", "param", "digest_value",
+		    "length", (json_int_t)want)));
+		return;
+	}
+	d->digest_len = (unsigned)b.len;
+	sign_send(op);
+}
+
 static void
 sign_hash_data(void *arg, const uint8_t *p, size_t n)
 {
@@ -453,6 +530,10 @@ sign_next(struct sign_op *op)
 		return;
 	}
 	d = &op->docs[op->cur];
+	if (d->digest_value != NULL) {
+		sign_blind(op, d);
+		return;
+	}
 	if (EVP_DigestInit_ex(op->md, cades_digest_md(op->digest), NULL) != 1) {
 		sign_oom(op);
 		return;
@@ -552,7 +633,7 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 	struct call *c = op->call;
 	struct agent *a = c->agent;
 	struct policy_input in;
-	struct policy_decision d;
+	struct policy_decision d, d2;
 	struct policy_rate *rate = authorize_rate(c), zero = { 0, 0 };
 	struct cert_facts facts;
 	struct buf req;
@@ -562,7 +643,8 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 	authorize_input(c, &in);
 	in.req.op = POLICY_OP_SIGN;
 	for (i = 0; i < op->ndocs; i++)
-		in.req.inputs |= op->docs[i].data != NULL ? POLICY_IN_DATA : POLICY_IN_FD;
+		in.req.inputs |= op->docs[i].digest_value != NULL ? POLICY_IN_DIGEST :
+		    op->docs[i].data != NULL ? POLICY_IN_DATA : POLICY_IN_FD;
 	in.req.digest = policy_digest_from_name(cades_digest_name(op->digest));
 	in.req.ndocs = (unsigned)op->ndocs;
 	in.req.max_doc_size = sign_known_size(op);
@@ -591,6 +673,19 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 		return false;
 	}
 	op->limits = d.limits;
+	/* A PIN in the request (a key that asks for it per signature) is a
+	 * PIN from the client: its rule must allow that too. */
+	if (op->pin.len > 0) {
+		memset(&in.cert, 0, sizeof(in.cert)); /* its facts are freed */
+		in.req.op = POLICY_OP_LOGIN_PIN;
+		policy_eval(a->policy, &in, &d2);
+		if (!d2.allow) {
+			sign_fail(op, authorize_code(d2.reason), d2.reason,
+			    "the signing policy refuses this",
+			    json_pack("{s:s}", "rule", d2.rule));
+			return false;
+		}
+	}
 	/* A login the policy has ended (ttl, idle, max_signatures) goes
 	 * first: the signature must come from a fresh authorization. */
 	if (d.login == POLICY_LOGIN_TTL || d.login == POLICY_LOGIN_IDLE ||
@@ -677,6 +772,7 @@ sign_resolve(struct sign_op *op, bool final)
 	}
 	if (!op->digest_given)
 		op->digest = sign_natural_digest(op->cert);
+	op->always_auth = rc->always_auth;
 	if (sign_authorize(op, t, rc))
 		sign_next(op);
 out:
@@ -694,16 +790,17 @@ sign_refreshed(void *arg)
 static bool
 sign_parse_docs(struct sign_op *op, json_t *params)
 {
-	json_t *docs = json_object_get(params, "documents"), *one, *data, *fd;
+	json_t *docs = json_object_get(params, "documents"), *one, *data, *fd, *dv;
 	const char *key;
 	json_t *v;
 	size_t i;
 	char name[48];
 
 	if ((json_object_get(params, "data") != NULL) +
-	    (json_object_get(params, "fd") != NULL) + (docs != NULL) != 1) {
+	    (json_object_get(params, "fd") != NULL) +
+	    (json_object_get(params, "digest_value") != NULL) + (docs != NULL) != 1) {
 		call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_INVALID_PARAMS,
-		    "give exactly one of data, fd and documents",
+		    "give exactly one of data, fd, digest_value and documents",
 		    json_pack("{s:s}", "param", "data"));
 		return false;
 	}
@@ -731,15 +828,21 @@ sign_parse_docs(struct sign_op *op, json_t *params)
 			goto bad;
 		if (docs != NULL) {
 			json_object_foreach(one, key, v) {
-				if (strcmp(key, "data") != 0 && strcmp(key, "fd") != 0)
+				if (strcmp(key, "data") != 0 && strcmp(key, "fd") != 0 &&
+				    strcmp(key, "digest_value") != 0)
 					goto bad;
 			}
 		}
 		data = json_object_get(one, "data");
 		fd = json_object_get(one, "fd");
-		if ((data != NULL) == (fd != NULL))
+		dv = json_object_get(one, "digest_value");
+		if ((data != NULL) + (fd != NULL) + (dv != NULL) != 1)
 			goto bad;
-		if (data != NULL) {
+		if (dv != NULL) {
+			if (!json_is_string(dv))
+				goto bad;
+			op->docs[i].digest_value = json_incref(dv);
+		} else if (data != NULL) {
 			if (!json_is_string(data))
 				goto bad;
 			op->docs[i].data = json_incref(data);
@@ -753,7 +856,8 @@ sign_parse_docs(struct sign_op *op, json_t *params)
 	return true;
 bad:
 	call_error(op->call, SIGNET_E_INVALID_PARAMS, SIGNET_R_INVALID_PARAMS,
-	    "each document is an object with one of data (string) or fd (index)",
+	    "each document is an object with one of data (string), fd (index) "
+	    "or digest_value (string)",
 	    json_pack("{s:s}", "param", docs == NULL ? "fd" : name));
 	return false;
 }
@@ -764,10 +868,12 @@ m_sign(struct call *c, json_t *params)
 	static const struct param_spec spec[] = {
 		{ "cert", JSON_STRING, true }, { "data", JSON_STRING, false },
 		{ "fd", JSON_INTEGER, false }, { "documents", JSON_ARRAY, false },
+		{ "digest_value", JSON_STRING, false }, { "pin", JSON_STRING, false },
 		{ "digest", JSON_STRING, false }, { "format", JSON_STRING, false },
 		{ NULL, 0, false } };
 	struct sign_op *op;
 	const char *digest, *format;
+	json_t *pin;
 	int d;
 
 	if (!params_check(c, params, spec))
@@ -797,6 +903,17 @@ m_sign(struct call *c, json_t *params)
 	c->on_gone = sign_client_gone;
 	op->digest = (enum cades_digest)d;
 	op->digest_given = digest != NULL;
+	buf_init(&op->pin, SIGNET_MAX_PIN_LEN);
+	op->pin.secret = true;
+	if ((pin = json_object_get(params, "pin")) != NULL) {
+		if (json_string_length(pin) == 0 ||
+		    json_string_length(pin) > SIGNET_MAX_PIN_LEN) {
+			call_error(c, SIGNET_E_AUTH, SIGNET_R_PIN_LEN_RANGE,
+			    "the PIN is empty or too long", NULL);
+			return;
+		}
+		buf_put(&op->pin, json_string_value(pin), json_string_length(pin));
+	}
 	op->pem = format != NULL && strcmp(format, "pem") == 0;
 	if (!sign_parse_docs(op, params))
 		return;
