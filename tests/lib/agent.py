@@ -204,8 +204,9 @@ class Agent:
     def client(self, **kw):
         return Client(self.socket, **kw)
 
-    def stop(self, timeout=10.0):
-        """SIGTERM, wait, and assert signetd exited 0."""
+    def stop(self, timeout=10.0, keep=False):
+        """SIGTERM, wait, and assert signetd exited 0. keep: leave its
+        directory (audit log, key) for inspection; kill() removes it."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -215,7 +216,7 @@ class Agent:
             raise AssertionError("signetd ignored SIGTERM for %.0f s:\n%s"
                                  % (timeout, self.log()))
         log = self.log() if rc != 0 else ""  # before _close removes it
-        self._close()
+        self._close(remove=not keep)
         assert rc == 0, "signetd exited %d:\n%s" % (rc, log)
         return rc
 
@@ -225,10 +226,10 @@ class Agent:
             self.proc.wait()
         self._close()
 
-    def _close(self):
+    def _close(self, remove=True):
         if not self._log.closed:
             self._log.close()
-        if not _keep_tmp():
+        if remove and not _keep_tmp():
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
