@@ -23,6 +23,8 @@ int login_main(int argc, char **argv);
 int logout_main(int argc, char **argv);
 int sign_main(int argc, char **argv);
 int verify_main(int argc, char **argv);
+int watch_main(int argc, char **argv);
+int lock_main(int argc, char **argv);
 
 /* "signet: <sub>: <message> (<reason>)" on stderr. */
 void cmd_error(const char *sub, const char *reason, const char *fmt, ...)

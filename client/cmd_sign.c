@@ -1,8 +1,9 @@
 /*
- * signet sign: one sign request per file, the file passed by descriptor
- * (the agent never opens our paths); or, with --batch, all files in one
- * all-or-nothing request. A signature file appears complete or
- * not at all: it is written to a temporary file beside it, synced, and
+ * signet sign: files passed by descriptor (the agent never opens our
+ * paths). Several files go in batches of up to SIGNET_MAX_BATCH, each one
+ * all-or-nothing request signed under one authorization; with
+ * --one-by-one, one request per file. A signature file appears complete
+ * or not at all: it is written to a temporary file beside it, synced, and
  * renamed over the destination only after the agent's reply was good.
  */
 #include <errno.h>
@@ -18,8 +19,10 @@
 
 #include "client/cmd.h"
 
-#define SIGN_USAGE "signet sign --cert SEL [--digest sha256|sha384|sha512] " \
-	"[--pem] [--batch] [-o OUT] FILE..."
+#define SIGN_USAGE "signet sign --cert SEL [--digest ALG] [--pem] " \
+	"[--one-by-one] [-o OUT] FILE...\n" \
+	"       ALG: sha256, sha384, sha512, streebog256, streebog512 " \
+	"(default: the key's own)"
 
 /* The temporary file being written, for the signal handler to remove:
  * an interrupted batch leaves no litter. */
@@ -119,8 +122,11 @@ write_atomic(const char *dest, const void *data, size_t len, mode_t mask)
 }
 
 struct sign_opts {
-	const char *cert, *digest, *out;
-	bool pem, batch;
+	const char *cert;
+	const char *digest; /* NULL: the agent picks the key's own */
+	const char *out;
+	bool pem, one_by_one;
+	bool progress;      /* standard error is a terminal */
 	mode_t mask;
 };
 
@@ -160,8 +166,17 @@ open_doc(const char *file, int *fdp)
 static json_t *
 sign_params(const struct sign_opts *o)
 {
-	return json_pack("{s:s, s:s, s:s}", "cert", o->cert, "digest",
-	    o->digest, "format", o->pem ? "pem" : "der");
+	json_t *p = json_pack("{s:s, s:s}", "cert", o->cert, "format",
+	    o->pem ? "pem" : "der");
+
+	/* Without one, the agent uses the key's natural digest (Streebog
+	 * for a GOST key): a client-side default would be wrong for some. */
+	if (p != NULL && o->digest != NULL &&
+	    json_object_set_new(p, "digest", json_string(o->digest)) != 0) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
 }
 
 /* Checks and decodes one result object of a sign reply. */
@@ -274,19 +289,64 @@ sign_one(struct signet_conn *conn, const struct sign_opts *o,
 }
 
 /*
- * All files in one request (the agent's batch: one authorization, all or
- * nothing). Signatures are written only once every one of them is in
- * hand and well-formed.
+ * Each file can be opened and is not a directory: checked before the first
+ * batch goes, so a typo in the last of 600 names does not leave the first
+ * 512 signed. (A file can still change in between; its batch then fails
+ * alone, as it would have anyway.)
+ */
+static int
+check_files(char **files, size_t n)
+{
+	size_t i;
+	int fd, r;
+
+	for (i = 0; i < n; i++) {
+		if ((r = open_doc(files[i], &fd)) != 0)
+			return r;
+		(void)close(fd);
+	}
+	return SIGNET_EXIT_OK;
+}
+
+/* The progress line on a terminal: "signing 37 documents... done". */
+static void
+progress_start(const struct sign_opts *o, size_t n, size_t batch,
+    size_t nbatches)
+{
+	if (!o->progress)
+		return;
+	if (nbatches > 1)
+		fprintf(stderr, "signing %zu documents (batch %zu of %zu)... ",
+		    n, batch + 1, nbatches);
+	else
+		fprintf(stderr, "signing %zu documents... ", n);
+	fflush(stderr);
+}
+
+static void
+progress_end(const struct sign_opts *o, bool ok)
+{
+	if (!o->progress)
+		return;
+	fputs(ok ? "done\n" : "failed\n", stderr);
+	fflush(stderr);
+}
+
+/*
+ * One batch request (the agent's all or nothing, under one
+ * authorization), one descriptor per file. Signatures are written only
+ * once every one of them is in hand and well-formed.
  */
 static int
 sign_batch(struct signet_conn *conn, const struct sign_opts *o,
-    char **files, size_t n)
+    char **files, size_t n, size_t batch, size_t nbatches)
 {
 	struct signet_error err = { 0 };
 	struct sig_out *sigs = NULL;
 	json_t *params = NULL, *docs, *res = NULL, *results;
 	int *fds = NULL, r, c;
 	size_t i, opened = 0;
+	bool sent = false;
 
 	if ((fds = calloc(n, sizeof(*fds))) == NULL ||
 	    (sigs = calloc(n, sizeof(*sigs))) == NULL ||
@@ -309,12 +369,16 @@ sign_batch(struct signet_conn *conn, const struct sign_opts *o,
 			goto out;
 		}
 	}
+	progress_start(o, n, batch, nbatches);
+	sent = true;
 	if ((c = signet_call(conn, SIGNET_M_SIGN, params, fds, n, &res,
 	    &err)) != 0) {
 		/* data.document names the document that failed. */
 		json_t *d = json_object_get(err.data, "document");
 		json_int_t k = json_is_integer(d) ? json_integer_value(d) : -1;
 
+		progress_end(o, false);
+		sent = false;
 		r = cmd_fail("sign", k >= 0 && (size_t)k < n ? files[k] : NULL,
 		    c, &err);
 		goto out;
@@ -330,11 +394,15 @@ sign_batch(struct signet_conn *conn, const struct sign_opts *o,
 		if ((r = take_signature(o, files[i],
 		    json_array_get(results, i), &sigs[i])) != 0)
 			goto out;
+	progress_end(o, true);
+	sent = false;
 	for (i = 0; i < n; i++)
 		if ((r = store_signature(o, files[i], &sigs[i])) != 0)
 			goto out;
 	r = SIGNET_EXIT_OK;
  out:
+	if (sent)
+		progress_end(o, false);
 	for (i = 0; i < opened; i++)
 		(void)close(fds[i]);
 	for (i = 0; sigs != NULL && i < n; i++)
@@ -347,6 +415,46 @@ sign_batch(struct signet_conn *conn, const struct sign_opts *o,
 	return r;
 }
 
+/* Several files: batches of at most SIGNET_MAX_BATCH, in order, each all
+ * or nothing; the first that fails ends the run. */
+static int
+sign_batches(struct signet_conn *conn, const struct sign_opts *o,
+    char **files, size_t n)
+{
+	size_t nb = (n + SIGNET_MAX_BATCH - 1) / SIGNET_MAX_BATCH, b, off;
+	int r;
+
+	if ((r = check_files(files, n)) != 0)
+		return r;
+	for (b = 0; b < nb; b++) {
+		off = b * SIGNET_MAX_BATCH;
+		r = sign_batch(conn, o, files + off, n - off < SIGNET_MAX_BATCH ?
+		    n - off : SIGNET_MAX_BATCH, b, nb);
+		if (r == SIGNET_EXIT_OK)
+			continue;
+		if (b > 0)
+			cmd_warn("sign", "batch %zu of %zu wrote no signature; "
+			    "the %zu files of the batches before it are signed",
+			    b + 1, nb, off);
+		return r;
+	}
+	return SIGNET_EXIT_OK;
+}
+
+static bool
+digest_known(const char *d)
+{
+	static const char *const names[] = {
+		"sha256", "sha384", "sha512", "streebog256", "streebog512",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(d, names[i]) == 0)
+			return true;
+	return false;
+}
+
 int
 sign_main(int argc, char **argv)
 {
@@ -355,12 +463,16 @@ sign_main(int argc, char **argv)
 		{ "digest", required_argument, NULL, 'd' },
 		{ "pem", no_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "one-by-one", no_argument, NULL, '1' },
+		/* Batches are the default now; kept for old scripts. */
 		{ "batch", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sign_opts o = { .digest = "sha256" };
+	struct sign_opts o = { .digest = NULL };
 	struct signet_conn *conn = NULL;
+	bool batch = false;
+	size_t n;
 	int c, i, r;
 
 	opterr = 0;
@@ -378,8 +490,11 @@ sign_main(int argc, char **argv)
 		case 'o':
 			o.out = optarg;
 			break;
+		case '1':
+			o.one_by_one = true;
+			break;
 		case 'b':
-			o.batch = true;
+			batch = true;
 			break;
 		case 'h':
 			printf("usage: %s\n", SIGN_USAGE);
@@ -391,27 +506,28 @@ sign_main(int argc, char **argv)
 	}
 	if (o.cert == NULL)
 		return cmd_usage_error("sign", SIGN_USAGE, "--cert is required");
-	if (strcmp(o.digest, "sha256") != 0 && strcmp(o.digest, "sha384") != 0 &&
-	    strcmp(o.digest, "sha512") != 0)
+	if (o.digest != NULL && !digest_known(o.digest))
 		return cmd_usage_error("sign", SIGN_USAGE,
 		    "unsupported digest '%s'", o.digest);
+	if (batch && o.one_by_one)
+		return cmd_usage_error("sign", SIGN_USAGE,
+		    "--batch and --one-by-one exclude each other");
 	if (optind == argc)
 		return cmd_usage_error("sign", SIGN_USAGE, "no file to sign");
-	if (o.out != NULL && argc - optind > 1)
+	n = (size_t)(argc - optind);
+	if (o.out != NULL && n > 1)
 		return cmd_usage_error("sign", SIGN_USAGE,
 		    "-o works with a single file only");
-	if (o.batch && (size_t)(argc - optind) > SIGNET_MAX_BATCH)
-		return cmd_usage_error("sign", SIGN_USAGE,
-		    "a batch holds at most %u files", SIGNET_MAX_BATCH);
 	if (o.out != NULL && o.out[0] == '\0')
 		return cmd_usage_error("sign", SIGN_USAGE, "-o needs a path");
 	o.mask = umask(0);
 	umask(o.mask);
+	o.progress = isatty(STDERR_FILENO) == 1;
 	sign_catch_signals();
 	if ((r = cmd_connect("sign", &conn)) != 0)
 		goto out;
-	if (o.batch)
-		r = sign_batch(conn, &o, argv + optind, (size_t)(argc - optind));
+	if (n > 1 && !o.one_by_one)
+		r = sign_batches(conn, &o, argv + optind, n);
 	else
 		for (i = optind; i < argc; i++)
 			if ((r = sign_one(conn, &o, argv[i])) != 0)

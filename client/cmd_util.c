@@ -109,19 +109,102 @@ cmd_exit_status(int status, const struct signet_error *err)
 	}
 }
 
+/* What each refusal of the signing policy means, for the user. */
+static const struct {
+	const char *reason, *text;
+} refusals[] = {
+	{ SIGNET_R_POLICY_DENIED, "this client may not make this request" },
+	{ SIGNET_R_INPUT_NOT_ALLOWED, "documents may not be passed this way" },
+	{ SIGNET_R_DIGEST_NOT_ALLOWED, "this digest is not allowed" },
+	{ SIGNET_R_CERT_NOT_ALLOWED, "this certificate is not allowed" },
+	{ SIGNET_R_BATCH_TOO_LARGE, "too many documents in one request" },
+	{ SIGNET_R_DOCUMENT_TOO_LARGE, "the document is larger than allowed" },
+	{ SIGNET_R_RATE_LIMITED, "the rate limit is reached" },
+	{ SIGNET_R_CERT_EXPIRED, "the certificate has expired" },
+	{ SIGNET_R_CERT_NOT_YET_VALID, "the certificate is not valid yet" },
+	{ SIGNET_R_CERT_KEY_USAGE, "the certificate's key usage does not "
+	    "allow signing" },
+	{ SIGNET_R_CERT_UNTRUSTED, "the certificate does not chain to a "
+	    "trusted CA" },
+	{ SIGNET_R_PIN_SOURCE_NOT_ALLOWED, "this client may not send a PIN" },
+};
+
+/* A non-negative integer member of data, or -1. */
+static json_int_t
+data_uint(const struct signet_error *err, const char *key)
+{
+	json_t *v = json_object_get(err->data, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 ?
+	    json_integer_value(v) : -1;
+}
+
+/*
+ * The line for a refusal (-32001): the deciding rule, what the reason
+ * means, and the limit or the wait the agent reported. The agent's own
+ * message says only that policy refused; its reason and data say why.
+ */
+static void
+refusal_text(const char *sub, const struct signet_error *err, char *buf,
+    size_t len)
+{
+	const char *rule = json_string_value(json_object_get(err->data,
+	    "rule"));
+	const char *text = NULL;
+	json_int_t n;
+	size_t i, o;
+
+	if (strcmp(err->reason, SIGNET_R_AUDIT_UNAVAILABLE) == 0) {
+		snprintf(buf, len, "the agent's audit log cannot be written; "
+		    "%s", strcmp(sub, "sign") == 0 ? "nothing was signed" :
+		    "nothing was done");
+		return;
+	}
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (strcmp(err->reason, refusals[i].reason) == 0)
+			text = refusals[i].text;
+	if (text == NULL) {
+		/* peer_refused, or a reason newer than this client. */
+		snprintf(buf, len, "%s", err->message[0] ? err->message :
+		    "refused");
+		return;
+	}
+	if (rule != NULL)
+		snprintf(buf, len, "refused by policy rule '%s': %s", rule, text);
+	else
+		snprintf(buf, len, "refused by the signing policy: %s", text);
+	o = strlen(buf);
+	if (strcmp(err->reason, SIGNET_R_RATE_LIMITED) == 0 &&
+	    (n = data_uint(err, "retry_after")) >= 0)
+		snprintf(buf + o, len - o, "; retry in %lld s", (long long)n);
+	else if (strcmp(err->reason, SIGNET_R_DOCUMENT_TOO_LARGE) == 0 &&
+	    (n = data_uint(err, "max_size")) >= 0)
+		snprintf(buf + o, len - o, "; the limit is %lld bytes",
+		    (long long)n);
+	else if (strcmp(err->reason, SIGNET_R_BATCH_TOO_LARGE) == 0 &&
+	    strcmp(sub, "sign") == 0)
+		snprintf(buf + o, len - o, "; sign fewer files at once, or "
+		    "use --one-by-one");
+}
+
 int
 cmd_fail(const char *sub, const char *what, int status,
     const struct signet_error *err)
 {
-	char code[32];
-	const char *reason = err->reason;
+	char code[32], refused[512];
+	const char *reason = err->reason, *msg;
 
 	if (reason[0] == '\0') {
 		snprintf(code, sizeof(code), "error %d", err->code);
 		reason = code;
 	}
+	msg = err->message[0] ? err->message : "failed";
+	if (status == SIGNET_CLIENT_E_RPC && err->code == SIGNET_E_REFUSED) {
+		refusal_text(sub, err, refused, sizeof(refused));
+		msg = refused;
+	}
 	cmd_error(sub, reason, "%s%s%s", what ? what : "", what ? ": " : "",
-	    err->message[0] ? err->message : "failed");
+	    msg);
 	return cmd_exit_status(status, err);
 }
 

@@ -19,7 +19,9 @@ static const struct {
 	{ "certs",  certs_main,  "List certificates that have a key on a token" },
 	{ "login",  login_main,  "Log a token in (asks for its PIN)" },
 	{ "logout", logout_main, "Log a token out" },
+	{ "lock",   lock_main,   "Log out every token (leaving the desk)" },
 	{ "sign",   sign_main,   "Sign files: detached CMS signatures" },
+	{ "watch",  watch_main,  "Print token events as they happen" },
 	{ "verify", verify_main, "Verify a detached CMS signature (no agent)" },
 	{ "audit",  audit_main,  "The audit trail: init, verify, show, find (no agent)" },
 };
