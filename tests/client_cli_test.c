@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@ struct run_opts {
 	const char *sock;   /* SIGNET_SOCKET, or NULL for none */
 	const char *pin;    /* written to a pipe on fd 3, or NULL */
 	mode_t umask;
+	bool tty_err;       /* standard error is a terminal (a pty) */
 };
 
 static size_t
@@ -72,6 +75,15 @@ exists(const char *name)
 
 	snprintf(path, sizeof(path), "%s/%s", work, name);
 	return access(path, F_OK) == 0;
+}
+
+static void
+unlink_in_work(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", work, name);
+	CHECK(unlink(path) == 0);
 }
 
 static void
@@ -134,18 +146,26 @@ new_work(void)
 static void
 run_signet(struct run *r, const struct run_opts *o, const char *const *args)
 {
-	char outp[PATH_MAX], errp[PATH_MAX];
-	const char *argv[32];
+	char outp[PATH_MAX], errp[PATH_MAX], *slave = NULL;
+	const char **argv;
 	size_t i, n = 0;
 	pid_t pid;
-	int st;
+	int st, master = -1;
 
 	snprintf(outp, sizeof(outp), "%s/out", scratch);
 	snprintf(errp, sizeof(errp), "%s/err", scratch);
+	for (i = 0; args[i] != NULL; i++)
+		;
+	CHECK((argv = calloc(i + 2, sizeof(*argv))) != NULL);
 	argv[n++] = "signet";
-	for (i = 0; args[i] != NULL && n < 31; i++)
+	for (i = 0; args[i] != NULL; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
+	if (o->tty_err) {
+		CHECK((master = posix_openpt(O_RDWR | O_NOCTTY)) >= 0);
+		CHECK(grantpt(master) == 0 && unlockpt(master) == 0);
+		CHECK((slave = ptsname(master)) != NULL);
+	}
 	fflush(stdout);
 	fflush(stderr);
 	CHECK((pid = fork()) >= 0);
@@ -166,8 +186,11 @@ run_signet(struct run *r, const struct run_opts *o, const char *const *args)
 		    dup2(fd, 1) < 0)
 			_exit(127);
 		close(fd);
-		if ((fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
-		    dup2(fd, 2) < 0)
+		if (slave != NULL)
+			fd = open(slave, O_RDWR | O_NOCTTY);
+		else
+			fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0)
 			_exit(127);
 		close(fd);
 		if (o->pin != NULL) {
@@ -187,9 +210,22 @@ run_signet(struct run *r, const struct run_opts *o, const char *const *args)
 	}
 	CHECK(waitpid(pid, &st, 0) == pid);
 	CHECK(WIFEXITED(st));
+	free(argv);
 	r->status = WEXITSTATUS(st);
 	r->out_len = slurp(outp, r->out, sizeof(r->out));
-	slurp(errp, r->err, sizeof(r->err));
+	if (master >= 0) {
+		/* What the terminal got; it stays readable after the
+		 * child closed its end, until drained (then EIO). */
+		size_t len = 0;
+		ssize_t k;
+
+		while (len < sizeof(r->err) - 1 && (k = read(master,
+		    r->err + len, sizeof(r->err) - 1 - len)) > 0)
+			len += (size_t)k;
+		r->err[len] = '\0';
+		close(master);
+	} else
+		slurp(errp, r->err, sizeof(r->err));
 	unlink(outp);
 	unlink(errp);
 }
@@ -289,11 +325,13 @@ test_sign_ok(void)
 	CHECK(strcmp(json_string_value(json_object_get(req(log, 0), "method")),
 	    "sign") == 0);
 	p = json_object_get(req(log, 0), "params");
-	CHECK(json_object_size(p) == 4);
+	/* No digest named: the agent picks the key's own (Streebog for a
+	 * GOST key), so the client must not default to sha256. */
+	CHECK(json_object_size(p) == 3);
+	CHECK(json_object_get(p, "digest") == NULL);
 	CHECK(strcmp(param_str(log, 0, "cert"), "pkcs11:serial=A1;id=%01") == 0);
 	CHECK(json_integer_value(json_object_get(p, "fd")) == 0);
 	CHECK(json_is_integer(json_object_get(p, "fd")));
-	CHECK(strcmp(param_str(log, 0, "digest"), "sha256") == 0);
 	CHECK(strcmp(param_str(log, 0, "format"), "der") == 0);
 	/* The document went by descriptor, whole. */
 	CHECK(strcmp(json_string_value(json_array_get(json_object_get(
@@ -348,8 +386,9 @@ test_sign_error_keeps_old(void)
 	expect_dir(files);
 }
 
+/* --one-by-one: a request per file, stopping at the first failure. */
 static void
-test_sign_batch_stops(void)
+test_sign_one_by_one_stops(void)
 {
 	static const char *const replies[] = {
 		SIGN_OK("der", SIG_B64),
@@ -358,7 +397,8 @@ test_sign_batch_stops(void)
 		NULL,
 	};
 	static const char *const args[] = {
-		"sign", "--cert", "x", "a.txt", "b.txt", "c.txt", NULL,
+		"sign", "--one-by-one", "--cert", "x", "a.txt", "b.txt",
+		"c.txt", NULL,
 	};
 	static const char *const files[] = {
 		"a.txt", "b.txt", "c.txt", "a.txt.sig", NULL,
@@ -515,7 +555,12 @@ test_sign_batch(void)
 		    SIG_RES("Q") "]}"),
 		NULL,
 	};
+	/* Several files make one batch by default. */
 	static const char *const args[] = {
+		"sign", "--cert", "x", "a.txt", "b.txt", "c.txt", NULL,
+	};
+	/* --batch is a no-op alias kept for old scripts. */
+	static const char *const alias[] = {
 		"sign", "--batch", "--cert", "x", "a.txt", "b.txt", "c.txt", NULL,
 	};
 	static const char *const all[] = {
@@ -524,15 +569,24 @@ test_sign_batch(void)
 	};
 	static const char *const none[] = { "a.txt", "b.txt", "c.txt", NULL };
 	struct run r;
-	json_t *log, *docs, *fds;
+	json_t *log, *alias_log, *docs, *fds;
 	size_t i;
 
 	new_work();
 	spit("a.txt", "A");
 	spit("b.txt", "B");
 	spit("c.txt", "C");
+	alias_log = run_with_agent(&r, ok, NULL, alias);
+	expect_status(&r, 0);
+	expect_dir(all);
+	new_work();
+	spit("a.txt", "A");
+	spit("b.txt", "B");
+	spit("c.txt", "C");
 	log = run_with_agent(&r, ok, NULL, args);
 	expect_status(&r, 0);
+	/* No terminal, no progress line. */
+	expect_err(&r, "");
 	CHECK(strcmp(r.out, "signed a.txt -> a.txt.sig\n"
 	    "signed b.txt -> b.txt.sig\nsigned c.txt -> c.txt.sig\n") == 0);
 	expect_dir(all);
@@ -540,6 +594,10 @@ test_sign_batch(void)
 	expect_file("b.txt.sig", "A", 1);
 	expect_file("c.txt.sig", "BB", 2);
 	CHECK(json_array_size(log) == 1);
+	CHECK(json_array_size(alias_log) == 1);
+	CHECK(json_equal(json_object_get(req(log, 0), "params"),
+	    json_object_get(req(alias_log, 0), "params")));
+	json_decref(alias_log);
 	CHECK(json_object_get(json_object_get(req(log, 0), "params"), "fd") ==
 	    NULL);
 	docs = json_object_get(json_object_get(req(log, 0), "params"),
@@ -902,6 +960,637 @@ test_exit_mapping(void)
 	}
 }
 
+/* --digest passes the name as given, GOST ones too. */
+static void
+test_sign_streebog(void)
+{
+	static const char *const replies[] = { SIGN_OK("der", SIG_B64), NULL };
+	static const char *const args[] = {
+		"sign", "--cert", "snils:12345678901", "--digest", "streebog512",
+		"doc.txt", NULL,
+	};
+	static const char *const files[] = { "doc.txt", "doc.txt.sig", NULL };
+	struct run r;
+	json_t *log;
+
+	new_work();
+	spit("doc.txt", "gost");
+	log = run_with_agent(&r, replies, NULL, args);
+	expect_status(&r, 0);
+	expect_dir(files);
+	CHECK(strcmp(param_str(log, 0, "digest"), "streebog512") == 0);
+	json_decref(log);
+}
+
+/* A reply to a batch of n, the k-th signature being the base64 of "k". */
+static char *
+batch_reply(size_t n)
+{
+	char *s = NULL, *t;
+	size_t i;
+
+	CHECK(asprintf(&s, "{\"jsonrpc\":\"2.0\",\"result\":{\"results\":[") > 0);
+	for (i = 0; i < n; i++) {
+		char num[32], *b64 = NULL;
+		size_t len;
+
+		snprintf(num, sizeof(num), "%zu", i);
+		CHECK(signet_b64_encode(num, strlen(num), &b64, &len) == 0);
+		CHECK(asprintf(&t, "%s%s" SIG_RES("%s"), s, i ? "," : "",
+		    b64) > 0);
+		free(b64);
+		free(s);
+		s = t;
+	}
+	CHECK(asprintf(&t, "%s]}}", s) > 0);
+	free(s);
+	return t;
+}
+
+static void
+make_files(size_t n, char ***argsp, size_t extra)
+{
+	char **args, name[32];
+	size_t i;
+
+	CHECK((args = calloc(n + extra + 1, sizeof(*args))) != NULL);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "f%03zu", i);
+		spit(name, name);
+		CHECK((args[extra + i] = strdup(name)) != NULL);
+	}
+	*argsp = args;
+}
+
+static void
+free_args(char **args, size_t from)
+{
+	size_t i;
+
+	for (i = from; args[i] != NULL; i++)
+		free(args[i]);
+	free(args);
+}
+
+/*
+ * 300 files: two batch requests in order, of 256 and 44 descriptors
+ * (the first one in two sendmsg calls of 253 and 3), each document fd i
+ * of its request. Then the same with the second batch failing: the first
+ * batch's signatures are kept, none of the second's is written.
+ */
+static void
+test_sign_many(void)
+{
+	const size_t n = 300, first = SIGNET_MAX_BATCH;
+	char *rep1 = batch_reply(first), *rep2 = batch_reply(n - first);
+	const char *ok[] = { rep1, rep2, NULL };
+	const char *fail2[] = {
+		rep1,
+		"{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32004,\"message\":"
+		    "\"the token was removed\",\"data\":{\"reason\":"
+		    "\"token_removed\",\"document\":3}}}",
+		NULL,
+	};
+	char **args, path[64], want[64];
+	struct run r;
+	json_t *log;
+	size_t i, b;
+
+	new_work();
+	make_files(n, &args, 3);
+	args[0] = "sign";
+	args[1] = "--cert";
+	args[2] = "x";
+	log = run_with_agent(&r, ok, NULL, (const char *const *)args);
+	expect_status(&r, 0);
+	expect_err(&r, "");
+	CHECK(json_array_size(log) == 2);
+	for (b = 0; b < 2; b++) {
+		json_t *docs = json_object_get(json_object_get(req(log, b),
+		    "params"), "documents");
+		json_t *fds = json_object_get(json_array_get(log, b), "fds");
+		size_t cnt = b == 0 ? first : n - first;
+
+		CHECK(json_array_size(docs) == cnt);
+		CHECK(json_array_size(fds) == cnt);
+		for (i = 0; i < cnt; i++) {
+			snprintf(want, sizeof(want), "f%03zu", b * first + i);
+			CHECK(json_integer_value(json_object_get(
+			    json_array_get(docs, i), "fd")) == (json_int_t)i);
+			CHECK(strcmp(json_string_value(json_array_get(fds, i)),
+			    want) == 0);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "f%03zu.sig", i);
+		snprintf(want, sizeof(want), "%zu", i % first);
+		expect_file(path, want, strlen(want));
+	}
+	json_decref(log);
+
+	new_work();
+	free_args(args, 3);
+	make_files(n, &args, 3);
+	args[0] = "sign";
+	args[1] = "--cert";
+	args[2] = "x";
+	log = run_with_agent(&r, fail2, NULL, (const char *const *)args);
+	expect_status(&r, SIGNET_EXIT_TOKEN);
+	expect_err(&r, "signet: sign: f259: the token was removed "
+	    "(token_removed)\nsignet: sign: batch 2 of 2 wrote no signature; "
+	    "the 256 files of the batches before it are signed\n");
+	CHECK(json_array_size(log) == 2);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "f%03zu.sig", i);
+		CHECK(exists(path) == (i < first));
+	}
+	json_decref(log);
+	free_args(args, 3);
+	free(rep1);
+	free(rep2);
+}
+
+/* A file that cannot be read stops everything before any request. */
+static void
+test_sign_precheck(void)
+{
+	static const char *const replies[] = { RESULT("{\"results\":[]}"), NULL };
+	static const char *const args[] = {
+		"sign", "--cert", "x", "a.txt", "sub", "c.txt", NULL,
+	};
+	static const char *const missing[] = {
+		"sign", "--cert", "x", "a.txt", "c.txt", "nope.txt", NULL,
+	};
+	static const char *const files[] = { "a.txt", "c.txt", "sub", NULL };
+	char path[PATH_MAX];
+	struct run r;
+	json_t *log;
+
+	new_work();
+	spit("a.txt", "A");
+	spit("c.txt", "C");
+	snprintf(path, sizeof(path), "%s/sub", work);
+	CHECK(mkdir(path, 0755) == 0);
+	log = run_with_agent(&r, replies, NULL, args);
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: sign: sub: is a directory (io_error)\n");
+	CHECK(json_array_size(log) == 0);
+	expect_dir(files);
+	json_decref(log);
+	log = run_with_agent(&r, replies, NULL, missing);
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: sign: nope.txt: No such file or directory "
+	    "(io_error)\n");
+	CHECK(json_array_size(log) == 0);
+	expect_dir(files);
+	json_decref(log);
+}
+
+/* On a terminal, a progress line per batch on standard error. */
+static void
+test_sign_progress(void)
+{
+	static const char *const ok[] = {
+		RESULT("{\"results\":[" SIG_RES(SIG_B64) "," SIG_RES("QQ==") ","
+		    SIG_RES("QkI=") "]}"),
+		NULL,
+	};
+	static const char *const failed[] = {
+		ERR_REPLY(-32002, "auth_required", "not logged in"), NULL,
+	};
+	static const char *const args[] = {
+		"sign", "--cert", "x", "a.txt", "b.txt", "c.txt", NULL,
+	};
+	const size_t n = 257;
+	char *rep1 = batch_reply(SIGNET_MAX_BATCH), *rep2 = batch_reply(1);
+	const char *two[] = { rep1, rep2, NULL };
+	struct run_opts o = { .umask = 022, .tty_err = true };
+	struct fakeagent fa;
+	struct run r;
+	char **many;
+
+	new_work();
+	spit("a.txt", "A");
+	spit("b.txt", "B");
+	spit("c.txt", "C");
+	fakeagent_start(&fa, ok);
+	o.sock = fa.sock;
+	run_signet(&r, &o, args);
+	json_decref(fakeagent_stop(&fa));
+	expect_status(&r, 0);
+	/* The terminal turns "\n" into "\r\n". */
+	expect_err(&r, "signing 3 documents... done\r\n");
+
+	new_work();
+	spit("a.txt", "A");
+	spit("b.txt", "B");
+	spit("c.txt", "C");
+	fakeagent_start(&fa, failed);
+	o.sock = fa.sock;
+	run_signet(&r, &o, args);
+	json_decref(fakeagent_stop(&fa));
+	expect_status(&r, SIGNET_EXIT_AUTH);
+	expect_err(&r, "signing 3 documents... failed\r\n"
+	    "signet: sign: not logged in (auth_required)\r\n");
+
+	new_work();
+	make_files(n, &many, 3);
+	many[0] = "sign";
+	many[1] = "--cert";
+	many[2] = "x";
+	fakeagent_start(&fa, two);
+	o.sock = fa.sock;
+	run_signet(&r, &o, (const char *const *)many);
+	json_decref(fakeagent_stop(&fa));
+	expect_status(&r, 0);
+	expect_err(&r, "signing 256 documents (batch 1 of 2)... done\r\n"
+	    "signing 1 documents (batch 2 of 2)... done\r\n");
+	free_args(many, 3);
+	free(rep1);
+	free(rep2);
+}
+
+#define REFUSED(reason, data) "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":" \
+	"-32001,\"message\":\"the signing policy refuses this\",\"data\":" \
+	"{\"reason\":\"" reason "\"" data "}}}"
+
+/* Each refusal: exit 65, one line with the rule, the reason, and the
+ * limit or wait the agent gave. */
+static void
+test_sign_refusals(void)
+{
+	static const struct {
+		const char *reply, *err;
+		bool batch;
+	} cases[] = {
+		{ REFUSED("digest_not_allowed", ",\"rule\":\"edms\""),
+		  "signet: sign: doc.txt: refused by policy rule 'edms': this "
+		  "digest is not allowed (digest_not_allowed)\n", false },
+		{ REFUSED("rate_limited", ",\"rule\":\"r1\",\"retry_after\":42"),
+		  "signet: sign: doc.txt: refused by policy rule 'r1': the rate "
+		  "limit is reached; retry in 42 s (rate_limited)\n", false },
+		{ REFUSED("document_too_large", ",\"rule\":\"r\",\"max_size\":"
+		  "1048576,\"document\":1"),
+		  "signet: sign: b.txt: refused by policy rule 'r': the document "
+		  "is larger than allowed; the limit is 1048576 bytes "
+		  "(document_too_large)\n", true },
+		{ REFUSED("document_too_large", ",\"max_size\":10"),
+		  "signet: sign: doc.txt: refused by the signing policy: the "
+		  "document is larger than allowed; the limit is 10 bytes "
+		  "(document_too_large)\n", false },
+		{ REFUSED("batch_too_large", ",\"rule\":\"small\""),
+		  "signet: sign: refused by policy rule 'small': too many "
+		  "documents in one request; sign fewer files at once, or use "
+		  "--one-by-one (batch_too_large)\n", true },
+		{ REFUSED("policy_denied", ",\"rule\":\"default\""),
+		  "signet: sign: doc.txt: refused by policy rule 'default': this "
+		  "client may not make this request (policy_denied)\n", false },
+		{ REFUSED("cert_expired", ",\"rule\":\"r\""),
+		  "signet: sign: doc.txt: refused by policy rule 'r': the "
+		  "certificate has expired (cert_expired)\n", false },
+		{ REFUSED("cert_key_usage", ",\"rule\":\"r\""),
+		  "signet: sign: doc.txt: refused by policy rule 'r': the "
+		  "certificate's key usage does not allow signing "
+		  "(cert_key_usage)\n", false },
+		{ REFUSED("cert_untrusted", ",\"rule\":\"r\""),
+		  "signet: sign: doc.txt: refused by policy rule 'r': the "
+		  "certificate does not chain to a trusted CA "
+		  "(cert_untrusted)\n", false },
+		{ REFUSED("input_not_allowed", ",\"rule\":\"r\""),
+		  "signet: sign: doc.txt: refused by policy rule 'r': documents "
+		  "may not be passed this way (input_not_allowed)\n", false },
+		{ REFUSED("cert_not_allowed", ",\"rule\":\"r\\u001b\""),
+		  "signet: sign: doc.txt: refused by policy rule 'r?': this "
+		  "certificate is not allowed (cert_not_allowed)\n", false },
+		{ REFUSED("cert_not_yet_valid", ",\"rule\":\"r\""),
+		  "signet: sign: doc.txt: refused by policy rule 'r': the "
+		  "certificate is not valid yet (cert_not_yet_valid)\n", false },
+		{ REFUSED("audit_unavailable", ""),
+		  "signet: sign: doc.txt: the agent's audit log cannot be "
+		  "written; nothing was signed (audit_unavailable)\n", false },
+		{ REFUSED("audit_unavailable", ""),
+		  "signet: sign: the agent's audit log cannot be written; "
+		  "nothing was signed (audit_unavailable)\n", true },
+		/* A reason newer than this client: the agent's message. */
+		{ REFUSED("moon_phase", ",\"rule\":\"r\""),
+		  "signet: sign: doc.txt: the signing policy refuses this "
+		  "(moon_phase)\n", false },
+	};
+	static const char *const one[] = {
+		"sign", "--cert", "x", "doc.txt", NULL,
+	};
+	static const char *const two[] = {
+		"sign", "--cert", "x", "a.txt", "b.txt", NULL,
+	};
+	static const char *const files1[] = { "doc.txt", NULL };
+	static const char *const files2[] = { "a.txt", "b.txt", NULL };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *replies[] = { cases[i].reply, NULL };
+		struct run r;
+
+		new_work();
+		spit("doc.txt", "d");
+		spit("a.txt", "a");
+		spit("b.txt", "b");
+		json_decref(run_with_agent(&r, replies, NULL,
+		    cases[i].batch ? two : one));
+		if (cases[i].batch)
+			unlink_in_work("doc.txt");
+		else {
+			unlink_in_work("a.txt");
+			unlink_in_work("b.txt");
+		}
+		expect_status(&r, SIGNET_EXIT_REFUSED);
+		expect_err(&r, cases[i].err);
+		CHECK(r.out_len == 0);
+		expect_dir(cases[i].batch ? files2 : files1);
+	}
+}
+
+/* Refusals of other commands: the same line, the command's name. */
+static void
+test_refusals_other(void)
+{
+	static const char *const audit[] = {
+		REFUSED("audit_unavailable", ""), NULL,
+	};
+	static const char *const pin[] = {
+		TOKENS(TOKEN("A1", "")),
+		REFUSED("pin_source_not_allowed", ",\"rule\":\"kiosk\""), NULL,
+	};
+	static const char *const lock[] = { "lock", NULL };
+	static const char *const login[] = {
+		"login", "--pin-fd", "3", NULL,
+	};
+	struct run r;
+
+	new_work();
+	json_decref(run_with_agent(&r, audit, NULL, lock));
+	expect_status(&r, SIGNET_EXIT_REFUSED);
+	expect_err(&r, "signet: lock: the agent's audit log cannot be "
+	    "written; nothing was done (audit_unavailable)\n");
+	json_decref(run_with_agent(&r, pin, "1234\n", login));
+	expect_status(&r, SIGNET_EXIT_REFUSED);
+	expect_err(&r, "signet: login: user A1 (A1): refused by policy rule "
+	    "'kiosk': this client may not send a PIN "
+	    "(pin_source_not_allowed)\n");
+}
+
+static void
+test_lock(void)
+{
+	static const char *const two[] = {
+		RESULT("{\"logged_out\":2}"), NULL,
+	};
+	static const char *const one[] = {
+		RESULT("{\"logged_out\":1}"), NULL,
+	};
+	static const char *const bad[] = {
+		RESULT("{\"logged_out\":\"many\"}"), NULL,
+	};
+	static const char *const args[] = { "lock", NULL };
+	static const char *const extra[] = { "lock", "now", NULL };
+	struct run r;
+	json_t *log;
+
+	new_work();
+	log = run_with_agent(&r, two, NULL, args);
+	expect_status(&r, 0);
+	expect_err(&r, "");
+	CHECK(strcmp(r.out, "2 tokens logged out\n") == 0);
+	CHECK(json_array_size(log) == 1);
+	CHECK(strcmp(json_string_value(json_object_get(req(log, 0),
+	    "method")), "agent.lock") == 0);
+	/* No params at all. */
+	CHECK(json_object_get(req(log, 0), "params") == NULL);
+	json_decref(log);
+	json_decref(run_with_agent(&r, one, NULL, args));
+	expect_status(&r, 0);
+	CHECK(strcmp(r.out, "1 token logged out\n") == 0);
+	json_decref(run_with_agent(&r, bad, NULL, args));
+	expect_status(&r, SIGNET_EXIT_INTERNAL);
+	expect_err(&r, "signet: lock: agent.lock: reply has no logged_out "
+	    "count (bad_reply)\n");
+	log = run_with_agent(&r, two, NULL, extra);
+	expect_status(&r, SIGNET_EXIT_USAGE);
+	CHECK(json_array_size(log) == 0);
+	json_decref(log);
+}
+
+/* signet watch running in the background: its stdout is a pipe. */
+struct watcher {
+	pid_t pid;
+	int out;           /* read end of its stdout */
+	char buf[65536];
+	size_t len;
+};
+
+static void
+watch_start(struct watcher *w, const char *sock, const char *const *args)
+{
+	char errp[PATH_MAX];
+	const char *argv[8];
+	size_t n = 0, i;
+	int p[2];
+
+	memset(w, 0, sizeof(*w));
+	snprintf(errp, sizeof(errp), "%s/err", scratch);
+	argv[n++] = "signet";
+	for (i = 0; args[i] != NULL && n < 7; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	CHECK(pipe(p) == 0);
+	fflush(stdout);
+	fflush(stderr);
+	CHECK((w->pid = fork()) >= 0);
+	if (w->pid == 0) {
+		int fd;
+
+		(void)setsid();
+		setenv("SIGNET_SOCKET", sock, 1);
+		if (dup2(p[1], 1) < 0 ||
+		    (fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0 ||
+		    dup2(fd, 2) < 0)
+			_exit(127);
+		close(p[0]);
+		close(p[1]);
+		execv(signet_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	w->out = p[0];
+}
+
+/* Reads until the output holds nlines lines (or its end, with nlines
+ * 0); each line must come within 10 s. */
+static void
+watch_read(struct watcher *w, size_t nlines)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = w->out, .events = POLLIN };
+		size_t i, lines = 0;
+		ssize_t k;
+
+		for (i = 0; i < w->len; i++)
+			lines += w->buf[i] == '\n';
+		if (nlines > 0 && lines >= nlines)
+			return;
+		CHECK(poll(&pfd, 1, 10000) == 1);
+		k = read(w->out, w->buf + w->len, sizeof(w->buf) - 1 - w->len);
+		CHECK(k >= 0);
+		if (k == 0) {
+			CHECK(nlines == 0);
+			return;
+		}
+		w->len += (size_t)k;
+		w->buf[w->len] = '\0';
+	}
+}
+
+/* Waits for it and returns its exit status; its stderr into err. */
+static int
+watch_wait(struct watcher *w, char *err, size_t cap)
+{
+	char errp[PATH_MAX];
+	int st;
+
+	CHECK(waitpid(w->pid, &st, 0) == w->pid);
+	close(w->out);
+	snprintf(errp, sizeof(errp), "%s/err", scratch);
+	slurp(errp, err, cap);
+	unlink(errp);
+	CHECK(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* Line i of the output is "<UTC time> want". */
+static void
+expect_event(const struct watcher *w, size_t i, const char *want)
+{
+	const char *p = w->buf, *nl;
+	int y, mo, d, h, mi, s, n = 0;
+
+	while (i-- > 0) {
+		CHECK((p = strchr(p, '\n')) != NULL);
+		p++;
+	}
+	CHECK((nl = strchr(p, '\n')) != NULL);
+	if (sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2dZ %n", &y, &mo, &d, &h, &mi, &s,
+	    &n) != 6 || n != 21 || y < 2024 || mo < 1 || mo > 12 || d < 1 ||
+	    d > 31 || h > 23 || mi > 59 || s > 60 ||
+	    strlen(want) != (size_t)(nl - p - n) ||
+	    strncmp(p + n, want, strlen(want)) != 0) {
+		fprintf(stderr, "event line '%.*s', wanted '<time> %s'\n",
+		    (int)(nl - p), p, want);
+		exit(1);
+	}
+}
+
+#define SUBSCRIBED "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"subscribed\":true}}\n"
+#define NOTE(m, serial, label, reason) "{\"jsonrpc\":\"2.0\",\"method\":\"" m \
+	"\",\"params\":{\"serial\":\"" serial "\",\"label\":\"" label \
+	"\",\"reason\":\"" reason "\"}}\n"
+
+static void
+test_watch(void)
+{
+	/* An event before the subscription's reply (kept by the library),
+	 * events in one write, events trickling in while the client sends
+	 * nothing (a line split across pauses longer than its tick). */
+	static const char *const script[] = {
+		"RAW:" NOTE("token.inserted", "A1", "user A1", "inserted")
+		    SUBSCRIBED NOTE("token.logged_in", "A1", "user A1", "client"),
+		"SLEEP:500",
+		"PUSH:{\"jsonrpc\":\"2.0\",\"method\":\"token.logged_out\",",
+		"SLEEP:450",
+		"PUSH:\"params\":{\"serial\":\"A1\",\"label\":\"\",\"reason\":\"lock\"",
+		"SLEEP:300",
+		"PUSH:,\"extra\":7}}\n" NOTE("token.removed", "A1", "a\\u001b[2J=b",
+		    "removed"),
+		NULL,
+	};
+	static const char *const gone[] = {
+		"RAW:" SUBSCRIBED NOTE("token.removed", "B2", "x", "removed"),
+		"SLEEP:300",
+		"HANGUP",
+		NULL,
+	};
+	static const char *const json[] = {
+		"RAW:" SUBSCRIBED,
+		"PUSH:" NOTE("token.logged_in", "A1", "L", "token"),
+		NULL,
+	};
+	static const char *const refused[] = {
+		ERR_REPLY(-32001, "policy_denied", "m"), NULL,
+	};
+	static const char *const plain[] = { "watch", NULL };
+	static const char *const jargs[] = { "watch", "--json", NULL };
+	struct fakeagent fa;
+	struct watcher w;
+	char err[4096];
+	json_t *log, *note;
+
+	fakeagent_start(&fa, script);
+	watch_start(&w, fa.sock, plain);
+	watch_read(&w, 4);
+	expect_event(&w, 0, "token.inserted serial=A1 label=\"user A1\" "
+	    "reason=inserted");
+	expect_event(&w, 1, "token.logged_in serial=A1 label=\"user A1\" "
+	    "reason=client");
+	expect_event(&w, 2, "token.logged_out serial=A1 label=\"\" "
+	    "reason=lock extra=7");
+	expect_event(&w, 3, "token.removed serial=A1 label=\"a?[2J=b\" "
+	    "reason=removed");
+	/* Still watching: stopped by a signal, it exits 0. */
+	CHECK(kill(w.pid, SIGTERM) == 0);
+	CHECK(watch_wait(&w, err, sizeof(err)) == 0);
+	CHECK(strcmp(err, "") == 0);
+	log = fakeagent_stop(&fa);
+	CHECK(json_array_size(log) == 1);
+	CHECK(strcmp(json_string_value(json_object_get(req(log, 0), "method")),
+	    "events.subscribe") == 0);
+	CHECK(json_object_get(req(log, 0), "params") == NULL);
+	json_decref(log);
+
+	/* SIGINT too. */
+	fakeagent_start(&fa, json);
+	watch_start(&w, fa.sock, jargs);
+	watch_read(&w, 1);
+	CHECK((note = json_loads(w.buf, JSON_DISABLE_EOF_CHECK, NULL)) != NULL);
+	CHECK(strcmp(json_string_value(json_object_get(note, "method")),
+	    "token.logged_in") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(json_object_get(note,
+	    "params"), "reason")), "token") == 0);
+	CHECK(json_object_get(note, "id") == NULL);
+	CHECK(strchr(w.buf, '\n') == w.buf + w.len - 1);
+	json_decref(note);
+	CHECK(kill(w.pid, SIGINT) == 0);
+	CHECK(watch_wait(&w, err, sizeof(err)) == 0);
+	json_decref(fakeagent_stop(&fa));
+
+	/* The agent goes away: 69, after what it sent. */
+	fakeagent_start(&fa, gone);
+	watch_start(&w, fa.sock, plain);
+	watch_read(&w, 0);
+	expect_event(&w, 0, "token.removed serial=B2 label=x reason=removed");
+	CHECK(watch_wait(&w, err, sizeof(err)) == SIGNET_EXIT_UNREACHABLE);
+	CHECK(strcmp(err, "signet: watch: the agent closed the connection "
+	    "(closed)\n") == 0);
+	json_decref(fakeagent_stop(&fa));
+
+	/* Refused subscription. */
+	fakeagent_start(&fa, refused);
+	watch_start(&w, fa.sock, plain);
+	watch_read(&w, 0);
+	CHECK(w.len == 0);
+	CHECK(watch_wait(&w, err, sizeof(err)) == SIGNET_EXIT_REFUSED);
+	CHECK(strcmp(err, "signet: watch: refused by the signing policy: this "
+	    "client may not make this request (policy_denied)\n") == 0);
+	json_decref(fakeagent_stop(&fa));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -919,7 +1608,7 @@ main(int argc, char **argv)
 	test_sign_ok();
 	test_sign_umask();
 	test_sign_error_keeps_old();
-	test_sign_batch_stops();
+	test_sign_one_by_one_stops();
 	test_sign_bad_reply(SIGN_OK("der", "U0lH!"), SIGNET_EXIT_INTERNAL,
 	    "signature is not valid base64 (bad_reply)");
 	test_sign_bad_reply(SIGN_OK("pem", SIG_B64), SIGNET_EXIT_INTERNAL,
@@ -942,6 +1631,14 @@ main(int argc, char **argv)
 	test_login_failures();
 	test_tokens_certs_info_logout();
 	test_exit_mapping();
+	test_sign_streebog();
+	test_sign_many();
+	test_sign_precheck();
+	test_sign_progress();
+	test_sign_refusals();
+	test_refusals_other();
+	test_lock();
+	test_watch();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", work, scratch);
 	CHECK(system(cmd) == 0);
 	printf("client_cli_test: ok\n");

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/client_fakeagent.h"
@@ -112,6 +114,36 @@ answer(int c, const char *entry, json_t *req)
 	return 0;
 }
 
+/* Entries that go out on their own, right after the entry before them:
+ * events a subscribed client gets while it sends nothing. */
+static bool
+unsolicited(const char *entry)
+{
+	return strncmp(entry, "PUSH:", 5) == 0 ||
+	    strncmp(entry, "SLEEP:", 6) == 0 || strcmp(entry, "HANGUP") == 0;
+}
+
+/* Carries out one unsolicited entry; -1 closes the connection. */
+static int
+push(int c, const char *entry)
+{
+	if (strncmp(entry, "PUSH:", 5) == 0) {
+		send_all(c, entry + 5, strlen(entry + 5));
+		return 0;
+	}
+	if (strncmp(entry, "SLEEP:", 6) == 0) {
+		struct timespec ts;
+		long ms = atol(entry + 6);
+
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+		return 0;
+	}
+	return -1; /* HANGUP */
+}
+
 static void
 serve(int lfd, const char *const *replies, FILE *log)
 {
@@ -200,6 +232,9 @@ serve(int lfd, const char *const *replies, FILE *log)
 					r = -1;
 				else
 					r = answer(c, replies[next++], req);
+				while (r == 0 && replies[next] != NULL &&
+				    unsolicited(replies[next]))
+					r = push(c, replies[next++]);
 				json_decref(req);
 				if (r != 0)
 					goto closed;

@@ -29,6 +29,11 @@ struct fakeagent {
  *   "RAW:<bytes>"  send <bytes> exactly (no '\n' added, no id)
  *   "RAWCLOSE:<bytes>"  the same, then close the connection
  *   "HUGE"         send 64 MiB + 1 bytes with no '\n'
+ * These next ones take no request: they are carried out at once after
+ * the entry before them was (events pushed to a subscriber):
+ *   "PUSH:<bytes>" send <bytes> exactly
+ *   "SLEEP:<ms>"   wait that long
+ *   "HANGUP"       close this connection
  * Exits the test on failure.
  */
 void fakeagent_start(struct fakeagent *fa, const char *const *replies);

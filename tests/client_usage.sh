@@ -39,6 +39,12 @@ expect 64 "need a file and its signature" "$signet" verify onlyone
 expect 64 "exclude each other" "$signet" verify --ca x --no-chain a b
 expect 64 "bad descriptor 'x'" "$signet" login --pin-fd x
 expect 64 "descriptor 77 is not open" "$signet" login --pin-fd 77
+expect 64 "unsupported digest 'sha1' (usage)" "$signet" sign --cert x --digest sha1 doc
+expect 64 "exclude each other" "$signet" sign --cert x --batch --one-by-one a b
+expect 64 "-o works with a single file only" "$signet" sign --cert x -o o a b
+expect 64 "unexpected argument 'now'" "$signet" lock now
+expect 64 "unexpected argument 'x'" "$signet" watch x
+expect 64 "bad option '--follow'" "$signet" watch --follow
 
 # Unreachable agent: 69, whichever way the socket was named.
 expect 69 "signet: info: cannot connect to $tmp/none.sock" \
@@ -53,8 +59,15 @@ echo doc >"$tmp/doc"
 expect 69 "(connect_failed)" env SIGNET_SOCKET="$tmp/none.sock" \
 	"$signet" sign --cert x "$tmp/doc"
 [ -e "$tmp/doc.sig" ] && { echo "FAIL: sign left $tmp/doc.sig" >&2; fail=1; }
+# Every digest the agent knows is accepted (it is the agent that says no).
+for d in sha256 sha384 sha512 streebog256 streebog512; do
+	expect 69 "(connect_failed)" env SIGNET_SOCKET="$tmp/none.sock" \
+		"$signet" sign --cert x --digest "$d" "$tmp/doc"
+done
+expect 69 "(connect_failed)" env SIGNET_SOCKET="$tmp/none.sock" "$signet" lock
+expect 69 "(connect_failed)" env SIGNET_SOCKET="$tmp/none.sock" "$signet" watch
 
-for c in info tokens certs login logout sign verify; do
+for c in info tokens certs login logout lock sign watch verify; do
 	expect 0 "" "$signet" "$c" --help
 	grep -q "^usage: signet $c" "$tmp/out" || {
 		echo "FAIL: signet $c --help: no usage line" >&2; fail=1; }
