@@ -20,7 +20,8 @@ if(TARGET signetd AND TARGET signet AND TARGET signet-pkcs11-helper)
     errors               180
     helper_crash         180
     bigdoc               300
-    audit                180)
+    audit                180
+    policy               180)
 
   list(LENGTH _signet_it_tests _n)
   math(EXPR _last "${_n} - 1")
