@@ -16,7 +16,7 @@ packages=(
 	libpcsclite-dev pcscd pcsc-tools vsmartcard-vpcd libcacard-dev
 	libnss3-tools
 	# scripts and test harness
-	python3 openssl procps ca-certificates util-linux
+	python3 openssl procps ca-certificates util-linux pinentry-tty
 	udev systemd dpkg-dev adduser # deploy tests: udevadm, systemd-analyze, dpkg-shlibdeps, postinst
 )
 
