@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client/cmd.h"
 
@@ -187,6 +188,13 @@ watch_main(int argc, char **argv)
 	if ((r = cmd_call("watch", conn, SIGNET_M_EVENTS_SUBSCRIBE, NULL,
 	    &res)) != 0)
 		goto out;
+	/* Someone at a terminal should know the silence is waiting, and
+	 * from when on events are seen. */
+	if (isatty(STDERR_FILENO) == 1) {
+		fputs("signet: watch: watching ", stderr);
+		cmd_put_text(stderr, signet_conn_path(conn));
+		fputs(" for token events; interrupt to stop\n", stderr);
+	}
 	/* Events that came before the reply are kept by the library and
 	 * handed out first, in order. */
 	while (!watch_stop) {
