@@ -21,6 +21,7 @@ if(TARGET signetd AND TARGET signet AND TARGET signet-pkcs11-helper)
     helper_crash         180
     bigdoc               300
     audit                180
+    cli_more             180
     policy               180)
 
   list(LENGTH _signet_it_tests _n)
