@@ -560,6 +560,16 @@ class InputTest(PolicyCase):
         for (path, _), res in zip(docs, r["results"]):
             self.verify(res["signature"], path)
 
+    def too_large(self, reply, document=None):
+        """document_too_large as docs/protocol.md has it: -32001,
+        data.max_size, data.document in a batch, data.rule; no result."""
+        data = expect_error(reply, E_REFUSED, "document_too_large")
+        self.assertNotIn("result", reply)
+        self.assertEqual(data.get("max_size"), 1024, data)
+        if document is not None:
+            self.assertEqual(data.get("document"), document, data)
+        self.assertEqual(data.get("rule"), "root", data)
+
     def test_max_size_inline(self):
         """Inline documents over max_size are refused with data.max_size,
         and data.document in a batch."""
@@ -569,18 +579,16 @@ class InputTest(PolicyCase):
         for n in (1, 1000, 1022, 1023):
             r = self.sign_ok_size(c, n)
             self.assertEqual(r["document_size"], n)
-        for n in (1025, 1026, 4096):
-            data = self.refused(self.sign_call_size(c, n),
-                                "document_too_large", "root")
-            self.assertEqual(data.get("max_size"), 1024, data)
+        replies = [(n, self.sign_call_size(c, n)) for n in (1025, 1026, 4096)]
         _, small = self.doc(b"small")
         _, big = self.doc(b"b" * 1025)
-        data = self.refused(c.call("sign", {
-            "cert": self.tok.ec_sha256, "documents": [
-                {"data": b64(small)}, {"data": b64(big)}]}),
-            "document_too_large", "root")
-        self.assertEqual(data.get("max_size"), 1024, data)
-        self.assertEqual(data.get("document"), 1, data)
+        batch = c.call("sign", {"cert": self.tok.ec_sha256, "documents": [
+            {"data": b64(small)}, {"data": b64(big)}]})
+        for n, r in replies:
+            with self.subTest(size=n):
+                self.too_large(r)
+        with self.subTest(batch=True):
+            self.too_large(batch, document=1)
 
     def test_max_size_inline_exactly(self):
         """A document of exactly max_size bytes is within it, inline as
@@ -594,6 +602,7 @@ class InputTest(PolicyCase):
         self.assertIn("result", r, r)
 
     def test_max_size_fd(self):
+        """By descriptor, the size is checked as the document streams."""
         ag = self.agent(root_rule("max_size = 1K\n"))
         c = self.client(ag)
         self.login(c)
@@ -602,15 +611,35 @@ class InputTest(PolicyCase):
         r = self.sign_fd(c, [ok])
         self.assertEqual(r["result"]["document_size"], 1024, r)
         self.verify(r["result"]["signature"], ok)
-        data = self.refused(self.sign_fd(c, [big]), "document_too_large",
-                            "root")
-        self.assertEqual(data.get("max_size"), 1024, data)
-        data = self.refused(self.sign_fd(c, [ok, ok, big], batch=True),
-                            "document_too_large", "root")
-        self.assertEqual(data.get("max_size"), 1024, data)
-        self.assertEqual(data.get("document"), 2, data)
+        one = self.sign_fd(c, [big])
+        batch = self.sign_fd(c, [ok, ok, big], batch=True)
         # The connection and the login are fine afterwards.
         self.sign_ok(c, self.tok.ec_sha256)
+        with self.subTest(batch=False):
+            self.too_large(one)
+        with self.subTest(batch=True):
+            self.too_large(batch, document=2)
+
+    def test_max_size_fd_streaming(self):
+        """signet.conf(5): "a document passed by descriptor is checked as
+        it streams": a pipe that has sent more than max_size is refused
+        without waiting for its end."""
+        ag = self.agent(root_rule("max_size = 1K\n"))
+        c = self.client(ag, timeout=5)
+        self.login(c)
+        r, w = os.pipe()
+        try:
+            os.write(w, b"p" * 4096)  # and the pipe stays open
+            try:
+                reply = c.call("sign", {"cert": self.tok.ec_sha256, "fd": 0},
+                               fds=[r])
+            except OSError as e:  # socket.timeout
+                self.fail("no answer in 5 s while the pipe, 4096 bytes "
+                          "over a 1024-byte max_size, stays open: %s" % e)
+        finally:
+            os.close(r)
+            os.close(w)
+        self.too_large(reply)
 
     def sign_call_size(self, c, n):
         path, data = self.doc(bytes((i * 7) & 0xff for i in range(n)))
