@@ -58,6 +58,14 @@ WORK = None
 
 
 def setUpModule():
+    try:
+        make_fixtures()
+    except BaseException:
+        tearDownModule()  # unittest does not when this fails
+        raise
+
+
+def make_fixtures():
     global TOKEN, OTHER_CA, WORK
     WORK = tempfile.mkdtemp(prefix="signet-it-policy-")
     TOKEN = PolicyToken(label="signet-policy")
@@ -854,7 +862,11 @@ class AlwaysAuthTest(PolicyCase):
     @classmethod
     def setUpClass(cls):
         cls.tok = PolicyToken(label="signet-aa")
-        cls.aa = cls.tok.add_always_auth("05", "aa")
+        try:
+            cls.aa = cls.tok.add_always_auth("05", "aa")
+        except BaseException:
+            cls.tok.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):
