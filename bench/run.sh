@@ -392,10 +392,15 @@ for key in ("RSA", "EC"):
     line("  CPU added/signature, 1 client, µs",
          paired(key, "agent1", "raw1", "cpu", "cpu", lambda a, r: a - r), fmt="%.0f")
 
-if others and max(others) > 0.25:
+if others and med(others) > 0.25:
     print()
-    print("WARNING: other work kept up to %.2f cores busy during the runs (median %.2f)."
-          % (max(others), med(others)))
+    print("WARNING: other work kept %.2f cores busy during a typical run (up to %.2f)."
+          % (med(others), max(others)))
     print("Rates and latencies measured under that load are not trustworthy; the")
     print("CPU/sign columns and the CPU ratio are much less affected.")
+elif others and max(others) > 0.5:
+    print()
+    print("Note: other work disturbed some runs (up to %.2f cores busy, median %.2f);"
+          % (max(others), med(others)))
+    print("the medians discount them, the ranges show them.")
 PYEOF
