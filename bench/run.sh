@@ -142,7 +142,7 @@ done
 # The module helper is signetd's child; its CPU time is part of the cost.
 helper_pid() { pgrep -P "$agent_pid" | head -n 1; }
 cpu_ticks() { # PID: utime+stime in clock ticks
-	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+	if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then echo 0; return; fi
 	# Field 2 (comm) may hold spaces: count from after its ')'.
 	sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
@@ -212,8 +212,8 @@ raw_run() { # KEY ID MECH THREADS ROUND
 		{ cat "$tmp/raw.out.err" >&2; fail "p11_sign_loop failed"; }
 	b1=$(machine_busy)
 	line=$(cat "$tmp/raw.out")
+	# shellcheck disable=SC2086 # split "REAL USER SYS": $6 real, $7 user, $8 sys
 	set -- "$@" $t
-	# $6 real, $7 user, $8 sys
 	record "$1" "raw$4" "$5" "$line" "$(derive "$(awk -v u="$7" -v s="$8" \
 		'BEGIN { print u + s }')" "$(field_of "$line" signs)" "$6" $((b1 - b0)))"
 }
@@ -238,6 +238,7 @@ agent_run() { # KEY SHA256 CLIENTS ROUND
 	b1=$(machine_busy)
 	line=$(cat "$tmp/agent.out")
 	signs=$(field_of "$line" signs)
+	# shellcheck disable=SC2086 # split "REAL USER SYS"
 	set -- $t
 	record "$key" "agent$n" "$round" "$line" \
 		"$(derive "$(awk -v u="$2" -v s="$3" -v a=$((a1 - a0 + h1 - h0)) -v hz="$hz" \
@@ -264,6 +265,7 @@ cms_run() { # KEY ID CERT ROUND
 	b0=$(machine_busy)
 	t=$(timed "$tmp/cms.out" cms_docs "$1" "$2" "$3") || fail "openssl cms -sign failed"
 	b1=$(machine_busy)
+	# shellcheck disable=SC2086 # split "REAL USER SYS": $5 real, $6 user, $7 sys
 	set -- "$@" $t
 	echo "$1 cms $4 rate=$(awk -v n="$docs" -v w="$5" 'BEGIN { printf "%.1f", n / w }')" \
 		"$(derive "$(awk -v u="$6" -v s="$7" 'BEGIN { print u + s }')" "$docs" "$5" \
