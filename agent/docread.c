@@ -22,6 +22,7 @@ struct docread {
 	struct task *task;
 	docread_done_fn fn;
 	void *arg;
+	uint64_t max;            /* 0: none */
 	uint8_t chunk[];
 };
 
@@ -33,6 +34,12 @@ docread_free(struct docread *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r);
+}
+
+void
+docread_limit(struct docread *r, uint64_t max)
+{
+	r->max = max;
 }
 
 void
@@ -73,6 +80,10 @@ docread_step(struct docread *r)
 		return false;
 	}
 	*r->size += (uint64_t)n;
+	if (r->max != 0 && *r->size > r->max) {
+		docread_finish(r, SIGNET_ERR_LIMIT, "the document is over the size limit");
+		return false;
+	}
 	if (EVP_DigestUpdate(r->md, r->chunk, (size_t)n) != 1) {
 		docread_finish(r, SIGNET_ERR_IO, "digest failed");
 		return false;

@@ -31,6 +31,11 @@ typedef void (*docread_done_fn)(void *arg, int err, const char *why);
  */
 struct docread *docread_start(struct loop *l, int fd, EVP_MD_CTX *md,
     uint64_t *size, docread_done_fn fn, void *arg, const char **why);
+/* Fails the read with SIGNET_ERR_LIMIT as soon as more than max bytes
+ * have come (0: no limit), so an oversized or endless document is refused
+ * while it streams, not after. */
+void docread_limit(struct docread *r, uint64_t max);
+
 /* Stops a read in progress; fn is not called. */
 void docread_cancel(struct docread *r);
 

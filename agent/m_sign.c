@@ -72,6 +72,12 @@ struct sign_op {
 	struct timer *recheck;
 	/* What the policy granted (agent/policy.h). */
 	struct policy_limits limits;
+	char *rule;               /* the deciding rule's name (a copy: a
+	                           * reload may free the policy meanwhile) */
+	struct policy_rate *rate; /* the client's counter, and what this */
+	unsigned rate_held;       /* request holds in it until it succeeds */
+	time_t rate_window;
+	bool succeeded;
 	unsigned inputs;          /* POLICY_IN_* this request uses */
 };
 
@@ -87,6 +93,12 @@ sign_op_free(void *arg)
 	docread_cancel(op->reader);
 	loop_timer_cancel(op->recheck);
 	buf_free(&op->pin);
+	/* Refused and failed requests do not count against the rate. */
+	if (!op->succeeded && op->rate_held > 0 && op->rate != NULL &&
+	    op->rate->window_start == op->rate_window &&
+	    op->rate->count >= op->rate_held)
+		op->rate->count -= op->rate_held;
+	free(op->rule);
 	for (i = 0; i < op->ndocs; i++) {
 		json_decref(op->docs[i].data);
 		json_decref(op->docs[i].digest_value);
@@ -168,6 +180,14 @@ sign_oom(struct sign_op *op)
 	    NULL);
 }
 
+/* The data of a document_too_large refusal: the limit and the rule. */
+static json_t *
+too_large_data(const struct sign_op *op, uint64_t max)
+{
+	return json_pack("{s:I, s:s}", "max_size", (json_int_t)max, "rule",
+	    op->rule != NULL ? op->rule : POLICY_DEFAULT_RULE);
+}
+
 /* A failure about one document of a batch names it. */
 static json_t *
 doc_data(const struct sign_op *op, json_t *data)
@@ -221,6 +241,7 @@ sign_reply(struct sign_op *op)
 	    op->ndocs, op->ndocs == 1 ? "" : "s", op->serial,
 	    (unsigned)c->peer.uid, (int)c->peer.pid);
 	events_signed(c->agent->events, op->module, op->serial, (unsigned)op->ndocs);
+	op->succeeded = true;
 	/* No signature leaves before its record is durable (issue 5). */
 	if (!op->batch) {
 		audited_result(c, sign_event(op, true), doc_result(op, &op->docs[0]),
@@ -391,8 +412,7 @@ sign_send(struct sign_op *op)
 	if (policy_check_size(&op->limits, d->size) != NULL) {
 		sign_fail(op, SIGNET_E_REFUSED, POLICY_R_DOCUMENT_TOO_LARGE,
 		    "the document is larger than the policy allows",
-		    doc_data(op, json_pack("{s:I}", "max_size",
-		    (json_int_t)op->limits.max_size)));
+		    doc_data(op, too_large_data(op, op->limits.max_size)));
 		return;
 	}
 	err = cades_prepare_ex(&op->prep, op->cert, op->digest, d->digest,
@@ -450,6 +470,12 @@ sign_read_done(void *arg, int err, const char *why)
 	struct sign_op *op = arg;
 
 	op->reader = NULL;
+	if (err == SIGNET_ERR_LIMIT) {
+		sign_fail(op, SIGNET_E_REFUSED, POLICY_R_DOCUMENT_TOO_LARGE,
+		    "the document is larger than the policy allows",
+		    doc_data(op, too_large_data(op, op->limits.max_size)));
+		return;
+	}
 	if (err != 0) {
 		sign_fail(op, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why,
 		    doc_data(op, NULL));
@@ -560,6 +586,8 @@ sign_next(struct sign_op *op)
 	if (op->reader == NULL)
 		sign_fail(op, SIGNET_E_IO, SIGNET_R_FD_READ_ERROR, why,
 		    doc_data(op, NULL));
+	else
+		docread_limit(op->reader, op->limits.max_size);
 }
 
 static void
@@ -604,21 +632,44 @@ sign_natural_digest(X509 *cert)
 	return CADES_SHA256;
 }
 
-/* The largest inline document, decoded (descriptors: unknown, 0). */
+/* The largest inline document, decoded, and its index (descriptors:
+ * unknown, 0). Malformed base64 is answered later, when it is decoded. */
 static uint64_t
-sign_known_size(const struct sign_op *op)
+sign_known_size(const struct sign_op *op, size_t *which)
 {
 	uint64_t max = 0, n;
-	size_t i;
+	const char *s;
+	size_t i, len;
 
+	*which = 0;
 	for (i = 0; i < op->ndocs; i++) {
 		if (op->docs[i].data == NULL)
 			continue;
-		n = json_string_length(op->docs[i].data) / 4 * 3;
-		if (n > max)
+		s = json_string_value(op->docs[i].data);
+		len = json_string_length(op->docs[i].data);
+		n = len / 4 * 3;
+		if (len >= 4 && len % 4 == 0)
+			n -= (s[len - 1] == '=') + (s[len - 2] == '=');
+		if (n > max) {
 			max = n;
+			*which = i;
+		}
 	}
 	return max;
+}
+
+/* Counts the request against the client's rate now, so concurrent
+ * requests see it; it is given back if the request does not succeed. */
+static void
+sign_hold_rate(struct sign_op *op, struct policy_rate *rate,
+    const struct policy_limits *l, time_t now)
+{
+	if (rate == NULL)
+		return;
+	policy_rate_add(rate, l, (unsigned)op->ndocs, now);
+	op->rate = rate;
+	op->rate_held = (unsigned)op->ndocs;
+	op->rate_window = rate->window_start;
 }
 
 /*
@@ -634,6 +685,7 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 	struct agent *a = c->agent;
 	struct policy_input in;
 	struct policy_decision d, d2;
+	size_t largest;
 	struct policy_rate *rate = authorize_rate(c), zero = { 0, 0 };
 	struct cert_facts facts;
 	struct buf req;
@@ -647,7 +699,7 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 		    op->docs[i].data != NULL ? POLICY_IN_DATA : POLICY_IN_FD;
 	in.req.digest = policy_digest_from_name(cades_digest_name(op->digest));
 	in.req.ndocs = (unsigned)op->ndocs;
-	in.req.max_doc_size = sign_known_size(op);
+	in.req.max_doc_size = sign_known_size(op, &largest);
 	if (facts_cert(&facts, op->cert, t, rc, a->policy->certs.ca_bundle == NULL ?
 	    POLICY_CHAIN_UNCHECKED : facts_chain(op->cert, a->policy->certs.ca_bundle)) != 0) {
 		facts_cert_clear(&facts);
@@ -668,11 +720,23 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 		data = json_pack("{s:s}", "rule", d.rule);
 		if (d.retry_after != 0)
 			json_object_set_new(data, "retry_after", json_integer(d.retry_after));
+		if (strcmp(d.reason, POLICY_R_DOCUMENT_TOO_LARGE) == 0) {
+			if (d.matched != NULL)
+				json_object_set_new(data, "max_size",
+				    json_integer((json_int_t)d.matched->max_size));
+			if (op->batch)
+				json_object_set_new(data, "document",
+				    json_integer((json_int_t)largest));
+		}
 		sign_fail(op, authorize_code(d.reason), d.reason,
 		    "the signing policy refuses this", data);
 		return false;
 	}
 	op->limits = d.limits;
+	if ((op->rule = strdup(d.rule)) == NULL) {
+		sign_oom(op);
+		return false;
+	}
 	/* A PIN in the request (a key that asks for it per signature) is a
 	 * PIN from the client: its rule must allow that too. */
 	if (op->pin.len > 0) {
@@ -692,12 +756,12 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 	    d.login == POLICY_LOGIN_COUNT)
 		agent_logout_token(a, t->module, t->serial, t->label,
 		    policy_login_state_name(d.login));
-	if (rate != NULL)
-		policy_rate_add(rate, &d.limits, (unsigned)op->ndocs, in.now);
 	switch (d.auth) {
 	case POLICY_AUTH_READY:
+		sign_hold_rate(op, rate, &d.limits, in.now);
 		return true;
 	case POLICY_AUTH_PINPAD:
+		sign_hold_rate(op, rate, &d.limits, in.now);
 		buf_init(&req, P11W_MAX_FIELD);
 		buf_put_cstr(&req, op->serial);
 		buf_put_u8(&req, 0);
