@@ -23,6 +23,7 @@
 #include "agent/events.h"
 #include "agent/facts.h"
 #include "agent/log.h"
+#include "agent/pinentry.h"
 #include "agent/resolve.h"
 #include "pkcs11/wire.h"
 
@@ -66,6 +67,9 @@ struct sign_op {
 	bool digest_given;        /* else the key's natural digest */
 	uint64_t failed_rv;       /* the token's error, while rechecking */
 	bool always_auth;         /* the key wants its PIN for each signature */
+	struct pinentry *pe;      /* a PIN being asked for */
+	bool pin_count_low;
+	bool final_try_consent;   /* ask for consent before the PIN */
 	struct buf pin;           /* secret: for always_auth keys, this request
 	                           * only; wiped when the call ends */
 	unsigned rechecks;
@@ -92,6 +96,7 @@ sign_op_free(void *arg)
 
 	docread_cancel(op->reader);
 	loop_timer_cancel(op->recheck);
+	pinentry_cancel(op->pe);
 	buf_free(&op->pin);
 	/* Refused and failed requests do not count against the rate. */
 	if (!op->succeeded && op->rate_held > 0 && op->rate != NULL &&
@@ -451,12 +456,20 @@ sign_send(struct sign_op *op)
 		    "the token's module helper is restarting", NULL);
 }
 
-/* Nobody will write the rest of a document whose client has gone. */
+/* Nobody will write the rest of a document whose client has gone, and
+ * nobody wants the PIN being asked for. */
 static void
 sign_client_gone(struct call *c)
 {
 	struct sign_op *op = c->state;
 
+	if (op->pe != NULL) {
+		pinentry_cancel(op->pe);
+		op->pe = NULL;
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_PIN_CANCELLED,
+		    "client went away", NULL);
+		return;
+	}
 	if (op->reader == NULL)
 		return; /* token work in flight finishes by itself */
 	docread_cancel(op->reader);
@@ -658,6 +671,139 @@ sign_known_size(const struct sign_op *op, size_t *which)
 	return max;
 }
 
+static void sign_ask_pin(struct sign_op *op, bool confirm);
+
+/* The token's answer to a login with a pinentry PIN. */
+static void
+pinentry_login_done(void *arg, int status, uint64_t rv, struct buf *resp)
+{
+	struct sign_op *op = arg;
+	uint64_t flags = 0;
+	json_t *ev;
+
+	if (status != 0) {
+		buf_reset(&op->pin);
+		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+		    "the token's module helper failed", NULL);
+		return;
+	}
+	flags = buf_get_u64(resp);
+	if ((ev = audited_event(op->call, "login")) != NULL) {
+		json_object_set_new(ev, "token", json_string(op->serial));
+		json_object_set_new(ev, "pin_source", json_string("pinentry"));
+		json_object_set_new(ev, "pin_state", pin_flags_json(flags));
+		json_object_set_new(ev, "decision", json_string(rv == CKR_OK ?
+		    "allow" : "deny"));
+		json_object_set_new(ev, "result", json_string(rv == CKR_OK ? "ok" :
+		    rv == CKR_PIN_INCORRECT ? "pin_incorrect" : "error"));
+	}
+	audited_note(op->call->agent, ev);
+	if (rv == CKR_PIN_INCORRECT) {
+		/* Never guess on a PIN: one try per request, no retry. */
+		buf_reset(&op->pin);
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_PIN_INCORRECT,
+		    "the token rejected the PIN",
+		    json_pack("{s:o}", "pin", pin_flags_json(flags)));
+		return;
+	}
+	if (rv != CKR_OK) {
+		buf_reset(&op->pin);
+		call_ckr_error_audited(op->call, rv, sign_event(op, false));
+		return;
+	}
+	events_login(op->call->agent->events, op->module, op->serial, op->label,
+	    true, "pinentry");
+	/* A key that asks per signature takes the same PIN, this request
+	 * only; for any other key it is no longer needed. */
+	if (!op->always_auth)
+		buf_reset(&op->pin);
+	sign_next(op);
+}
+
+static void
+sign_pin_entered(void *arg, int status, struct buf *pin)
+{
+	struct sign_op *op = arg;
+	struct buf req;
+
+	op->pe = NULL;
+	if (status == PINENTRY_CANCELLED || status == PINENTRY_TIMEOUT) {
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_PIN_CANCELLED,
+		    status == PINENTRY_TIMEOUT ? "nobody entered the PIN in time" :
+		    "the PIN prompt was cancelled", NULL);
+		return;
+	}
+	if (status == SIGNET_ERR_LIMIT) {
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_PIN_LEN_RANGE,
+		    "the PIN is too long", NULL);
+		return;
+	}
+	if (status != 0) {
+		sign_fail(op, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR,
+		    "the pinentry program failed", NULL);
+		return;
+	}
+	if (pin == NULL) {                /* consent to a final try given */
+		op->final_try_consent = false;
+		sign_ask_pin(op, false);
+		return;
+	}
+	if (pin->len == 0) {
+		sign_fail(op, SIGNET_E_AUTH, SIGNET_R_PIN_LEN_RANGE,
+		    "the PIN is empty", NULL);
+		return;
+	}
+	buf_reset(&op->pin);
+	buf_put(&op->pin, pin->data, pin->len);
+	buf_init(&req, P11W_MAX_FIELD);
+	req.secret = true;
+	buf_put_cstr(&req, op->serial);
+	buf_put_u8(&req, 1);
+	buf_put_str(&req, op->pin.data, op->pin.len);
+	if (req.failed || op->pin.failed || p11c_call(op->module, P11W_LOGIN, &req,
+	    PINPAD_TIMEOUT_MS, pinentry_login_done, op) != 0)
+		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_UNAVAILABLE,
+		    "the token's module helper is restarting", NULL);
+	buf_free(&req);
+}
+
+/*
+ * Asks a pinentry program ([login] pinentry) for the token's PIN. The
+ * prompt says who asks (the program's path as the kernel gave it), for
+ * which certificate and how many documents; the count comes first, as
+ * long descriptions are cut.
+ */
+static void
+sign_ask_pin(struct sign_op *op, bool confirm)
+{
+	struct pinentry_req r = { 0 };
+	char desc[900], subject[300];
+	X509_NAME *n = X509_get_subject_name(op->cert);
+
+	X509_NAME_oneline(n, subject, sizeof(subject));
+	snprintf(desc, sizeof(desc), "%s %zu document%s with the certificate "
+	    "%s (token %s), for %s (uid %u).",
+	    confirm ? "This is the LAST PIN try before the token locks. Sign" :
+	    "Sign", op->ndocs, op->ndocs == 1 ? "" : "s", subject, op->label,
+	    op->call->exe != NULL ? op->call->exe : "an unknown program",
+	    (unsigned)op->call->peer.uid);
+	r.program = policy_pinentry(op->call->agent->policy);
+	r.title = "Signet";
+	r.description = desc;
+	r.prompt = "PIN:";
+	r.error = op->pin_count_low ? "Few PIN tries are left" : NULL;
+	r.timeout_s = PINENTRY_DEFAULT_TIMEOUT_S;
+	r.display = getenv("DISPLAY");
+	r.tty_type = getenv("TERM");
+	r.ok = confirm ? "Try" : "Sign";
+	r.cancel = "Cancel";
+	r.confirm_only = confirm;
+	if ((op->pe = pinentry_start(op->call->agent->loop, &r, sign_pin_entered,
+	    op)) == NULL)
+		sign_fail(op, SIGNET_E_INTERNAL, SIGNET_R_INTERNAL_ERROR,
+		    "the pinentry program could not be started", NULL);
+}
+
 /* Counts the request against the client's rate now, so concurrent
  * requests see it; it is given back if the request does not succeed. */
 static void
@@ -773,6 +919,10 @@ sign_authorize(struct sign_op *op, const struct reg_token *t,
 		buf_free(&req);
 		return false;
 	case POLICY_AUTH_PINENTRY:
+		sign_hold_rate(op, rate, &d.limits, in.now);
+		op->pin_count_low = in.token.pin_count_low;
+		sign_ask_pin(op, d.final_try_consent);
+		return false;
 	case POLICY_AUTH_CLIENT:
 		break;
 	}

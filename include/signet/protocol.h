@@ -84,6 +84,7 @@
 #define SIGNET_R_PIN_FINAL_TRY     "pin_final_try"
 #define SIGNET_R_PIN_LOCKED        "pin_locked"
 #define SIGNET_R_PIN_LEN_RANGE     "pin_len_range"
+#define SIGNET_R_PIN_CANCELLED     "pin_cancelled"
 #define SIGNET_R_TOKEN_NOT_FOUND   "token_not_found"
 #define SIGNET_R_TOKEN_AMBIGUOUS   "token_ambiguous"
 #define SIGNET_R_CERT_NOT_FOUND    "cert_not_found"
