@@ -17,6 +17,7 @@
 struct watch {
 	struct loop *loop;
 	int fd;
+	uint32_t events;         /* as registered: epoll_ctl only on change */
 	bool dead;
 	watch_fn fn;
 	void *arg;
@@ -130,6 +131,7 @@ loop_watch(struct loop *l, int fd, uint32_t events, watch_fn fn, void *arg)
 		return NULL;
 	w->loop = l;
 	w->fd = fd;
+	w->events = events;
 	w->fn = fn;
 	w->arg = arg;
 	ev.data.ptr = w;
@@ -149,8 +151,11 @@ loop_watch_set(struct watch *w, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 
+	if (events == w->events)
+		return 0; /* a system call per turn saved on the hot path */
 	if (epoll_ctl(w->loop->epfd, EPOLL_CTL_MOD, w->fd, &ev) != 0)
 		return SIGNET_ERR_IO;
+	w->events = events;
 	return 0;
 }
 

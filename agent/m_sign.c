@@ -242,7 +242,8 @@ sign_reply(struct sign_op *op)
 	json_t *list;
 	size_t i;
 
-	log_info("signed %zu document%s with token %s for uid %u pid %d",
+	/* The audit record is the account of it; this is for debugging. */
+	log_debug("signed %zu document%s with token %s for uid %u pid %d",
 	    op->ndocs, op->ndocs == 1 ? "" : "s", op->serial,
 	    (unsigned)c->peer.uid, (int)c->peer.pid);
 	events_signed(c->agent->events, op->module, op->serial, (unsigned)op->ndocs);
