@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -297,15 +298,50 @@ sign_one(struct signet_conn *conn, const struct sign_opts *o,
 static int
 check_files(char **files, size_t n)
 {
+	struct stat st;
 	size_t i;
 	int fd, r;
 
 	for (i = 0; i < n; i++) {
+		if (stat(files[i], &st) != 0) {
+			cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR, "%s: %s",
+			    files[i], strerror(errno));
+			return SIGNET_EXIT_INTERNAL;
+		}
+		if (S_ISFIFO(st.st_mode)) {
+			/* Opening a named pipe waits for its writer, and
+			 * closing it again could cost the writer its
+			 * reader: only its batch opens it, once. */
+			if (access(files[i], R_OK) != 0) {
+				cmd_error("sign", SIGNET_CLIENT_R_IO_ERROR,
+				    "%s: %s", files[i], strerror(errno));
+				return SIGNET_EXIT_INTERNAL;
+			}
+			continue;
+		}
 		if ((r = open_doc(files[i], &fd)) != 0)
 			return r;
 		(void)close(fd);
 	}
 	return SIGNET_EXIT_OK;
+}
+
+/*
+ * A batch holds one descriptor per file, all open at once: lift the soft
+ * limit on open files toward the hard one if it would not leave room.
+ * Best effort; an open that still fails says why.
+ */
+static void
+raise_fd_limit(size_t batch)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)batch + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 /* The progress line on a terminal: "signing 37 documents... done". */
@@ -316,10 +352,11 @@ progress_start(const struct sign_opts *o, size_t n, size_t batch,
 	if (!o->progress)
 		return;
 	if (nbatches > 1)
-		fprintf(stderr, "signing %zu documents (batch %zu of %zu)... ",
-		    n, batch + 1, nbatches);
+		fprintf(stderr, "signing %zu document%s (batch %zu of %zu)... ",
+		    n, n == 1 ? "" : "s", batch + 1, nbatches);
 	else
-		fprintf(stderr, "signing %zu documents... ", n);
+		fprintf(stderr, "signing %zu document%s... ", n,
+		    n == 1 ? "" : "s");
 	fflush(stderr);
 }
 
@@ -426,6 +463,7 @@ sign_batches(struct signet_conn *conn, const struct sign_opts *o,
 
 	if ((r = check_files(files, n)) != 0)
 		return r;
+	raise_fd_limit(n < SIGNET_MAX_BATCH ? n : SIGNET_MAX_BATCH);
 	for (b = 0; b < nb; b++) {
 		off = b * SIGNET_MAX_BATCH;
 		r = sign_batch(conn, o, files + off, n - off < SIGNET_MAX_BATCH ?

@@ -38,6 +38,10 @@ watch_catch_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = watch_on_signal;
+	/* The flag is seen within a tick once events are awaited; a
+	 * second signal ends a watch still stuck before that (an agent that
+	 * never answers the subscription). */
+	sa.sa_flags = SA_RESETHAND;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		(void)sigaction(sigs[i], &sa, NULL);

@@ -205,10 +205,16 @@ run_signet(struct run *r, const struct run_opts *o, const char *const *args)
 			if (p[0] != 3)
 				close(p[0]);
 		}
+		/* A signet that hangs fails its test (SIGALRM outlives
+		 * exec) instead of stalling the run. */
+		alarm(30);
 		execv(signet_bin, (char *const *)argv);
 		_exit(127);
 	}
 	CHECK(waitpid(pid, &st, 0) == pid);
+	if (!WIFEXITED(st))
+		fprintf(stderr, "signet %s: killed by signal %d\n", args[0],
+		    WTERMSIG(st));
 	CHECK(WIFEXITED(st));
 	free(argv);
 	r->status = WEXITSTATUS(st);
@@ -1146,6 +1152,67 @@ test_sign_precheck(void)
 	json_decref(log);
 }
 
+/*
+ * A named pipe among the files: checked without being opened (opening
+ * and closing it would take its writer's reader away), then read once,
+ * by the batch.
+ */
+static void
+test_sign_fifo(void)
+{
+	static const char *const ok[] = {
+		RESULT("{\"results\":[" SIG_RES(SIG_B64) "," SIG_RES("QQ==") "]}"),
+		NULL,
+	};
+	static const char *const args[] = {
+		"sign", "--cert", "x", "a.txt", "pipe", NULL,
+	};
+	char path[PATH_MAX];
+	struct run r;
+	json_t *log, *fds;
+	pid_t writer;
+	int st;
+
+	new_work();
+	spit("a.txt", "A");
+	snprintf(path, sizeof(path), "%s/pipe", work);
+	CHECK(mkfifo(path, 0600) == 0);
+	fflush(stdout);
+	fflush(stderr);
+	CHECK((writer = fork()) >= 0);
+	if (writer == 0) {
+		/* A quick writer (echo data >pipe): whoever opens the pipe
+		 * first gets the content, and a reader that only looked and
+		 * closed loses it: a second reader then waits for a writer
+		 * (the run's alarm ends it), or the write fails (EPIPE) and
+		 * it gets "BROKEN". Timing decides which, and mostly that
+		 * the check's open would be caught. */
+		int fd;
+
+		signal(SIGPIPE, SIG_IGN);
+		alarm(30);
+		if ((fd = open(path, O_WRONLY)) < 0)
+			_exit(2);
+		if (write(fd, "fifo data", 9) == 9 && close(fd) == 0)
+			_exit(0);
+		(void)close(fd);
+		if ((fd = open(path, O_WRONLY)) >= 0 &&
+		    write(fd, "BROKEN", 6) == 6)
+			(void)close(fd);
+		_exit(1);
+	}
+	log = run_with_agent(&r, ok, NULL, args);
+	CHECK(waitpid(writer, &st, 0) == writer);
+	expect_status(&r, 0);
+	fds = json_object_get(json_array_get(log, 0), "fds");
+	CHECK(json_array_size(fds) == 2);
+	CHECK(strcmp(json_string_value(json_array_get(fds, 1)),
+	    "fifo data") == 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(exists("pipe.sig") && exists("a.txt.sig"));
+	json_decref(log);
+}
+
 /* On a terminal, a progress line per batch on standard error. */
 static void
 test_sign_progress(void)
@@ -1204,7 +1271,7 @@ test_sign_progress(void)
 	json_decref(fakeagent_stop(&fa));
 	expect_status(&r, 0);
 	expect_err(&r, "signing 256 documents (batch 1 of 2)... done\r\n"
-	    "signing 1 documents (batch 2 of 2)... done\r\n");
+	    "signing 1 document (batch 2 of 2)... done\r\n");
 	free_args(many, 3);
 	free(rep1);
 	free(rep2);
@@ -1634,6 +1701,7 @@ main(int argc, char **argv)
 	test_sign_streebog();
 	test_sign_many();
 	test_sign_precheck();
+	test_sign_fifo();
 	test_sign_progress();
 	test_sign_refusals();
 	test_refusals_other();
