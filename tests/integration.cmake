@@ -22,7 +22,8 @@ if(TARGET signetd AND TARGET signet AND TARGET signet-pkcs11-helper)
     bigdoc               300
     audit                180
     cli_more             180
-    policy               180)
+    policy               180
+    pinentry             120)
 
   list(LENGTH _signet_it_tests _n)
   math(EXPR _last "${_n} - 1")
