@@ -9,9 +9,12 @@
   `openssl cms -verify`; 260 files go as two batches (256 + 4); a
   directory among the files leaves no .sig at all; --one-by-one signs
   one request per file.
-- The signing policy (`--config`): digest_not_allowed, rate_limited and
-  document_too_large exit 65 with the exact line naming the rule, the
-  wait and the limit; nothing is written.
+- The signing policy (`--config`): digest_not_allowed, document_too_large,
+  rate_limited and batch_too_large exit 65 with the exact line naming the
+  rule, the limit and the wait; nothing is written, and refusals do not
+  spend the rate.
+- audit_unavailable (the log's file system full): exit 65, "nothing was
+  signed", no .sig.
 """
 
 import json
@@ -383,7 +386,7 @@ class PolicyTest(CliCase):
     def test_policy(self):
         # One method so the rate's budget is spent in a known order.
         self.login()
-        d, files = self.new_dir("policy", 5)
+        d, files = self.new_dir("policy", 6)
         refused = ("refused by policy rule 'r': this digest is not allowed "
                    "(digest_not_allowed)")
         # No --digest: the agent's choice for RSA is sha256, refused.
@@ -402,7 +405,20 @@ class PolicyTest(CliCase):
         self.assert_one_line(p, "signet: sign: %s: %s" % (files[0], refused))
         self.assertEqual(self.sigs_in(d), [])
 
-        # Refusals do not count against the rate: 5 of 6 go now.
+        # A document over max_size (found as it streams): the rule, the
+        # limit and the file are named; the other file's signature of
+        # the batch is not written.
+        big_dir, big = self.new_dir("big", 1, size=5000)
+        p = self.cli("sign", "--cert", self.tok.rsa_sha256, "--digest",
+                     "sha384", files[0], big[0])
+        self.assertEqual(p.returncode, EXIT_REFUSED, p.stderr)
+        self.assert_one_line(p, "signet: sign: %s: refused by policy rule "
+                             "'r': the document is larger than allowed; "
+                             "the limit is 4000 bytes (document_too_large)"
+                             % big[0])
+        self.assertEqual(self.sigs_in(big_dir) + self.sigs_in(d), [])
+
+        # Refusals do not count against the rate: all 6 go now.
         p = self.cli("sign", "--cert", self.tok.rsa_sha256, "--digest",
                      "sha384", *files)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -410,29 +426,25 @@ class PolicyTest(CliCase):
             self.assertTrue(openssl_verify(f + ".sig", f, self.tok.ca), f)
             os.unlink(f + ".sig")
 
-        # Two more do not fit in what is left of the hour.
+        # And the hour's budget is spent.
         p = self.cli("sign", "--cert", self.tok.rsa_sha256, "--digest",
-                     "sha384", files[0], files[1])
+                     "sha384", files[0])
         self.assertEqual(p.returncode, EXIT_REFUSED, p.stderr)
-        self.assertRegex(p.stderr, r"^signet: sign: refused by policy rule "
-                         r"'r': the rate limit is reached; retry in "
-                         r"(\d+) s \(rate_limited\)\n$")
+        self.assertRegex(p.stderr, r"^signet: sign: %s: refused by policy "
+                         r"rule 'r': the rate limit is reached; retry in "
+                         r"(\d+) s \(rate_limited\)\n$" % re.escape(files[0]))
         wait = int(re.search(r"retry in (\d+) s", p.stderr).group(1))
         self.assertTrue(3500 <= wait <= 3600, wait)
         self.assertEqual(self.sigs_in(d), [])
 
-        # A document over max_size: the limit and the file are named.
-        # (Last: the agent counts this refusal against the rate.)
-        big_dir, big = self.new_dir("big", 1, size=5000)
+        # More than the rate's N in one request can never pass.
         p = self.cli("sign", "--cert", self.tok.rsa_sha256, "--digest",
-                     "sha384", big[0])
+                     "sha384", *(files + [files[0]]))
         self.assertEqual(p.returncode, EXIT_REFUSED, p.stderr)
-        self.assertRegex(p.stderr, r"^signet: sign: %s: refused by "
-                         r"(policy rule 'r'|the signing policy): the "
-                         r"document is larger than allowed; the limit is "
-                         r"4000 bytes \(document_too_large\)\n$"
-                         % re.escape(big[0]))
-        self.assertEqual(self.sigs_in(big_dir), [])
+        self.assert_one_line(p, "signet: sign: refused by policy rule 'r': "
+                             "too many documents in one request; sign "
+                             "fewer files at once, or use --one-by-one "
+                             "(batch_too_large)")
 
 
 class AuditUnavailableTest(unittest.TestCase):
