@@ -104,7 +104,7 @@ def issue_cert(work, csr, ca_pem, ca_key, out_pem, start, end, key_usage):
     _run(["openssl", "ca", "-batch", "-config", cnf, "-cert", ca_pem,
           "-keyfile", ca_key, "-in", csr, "-out", out_pem, "-notext",
           "-startdate", asn1_time(start), "-enddate", asn1_time(end),
-          "-extensions", "ee"], what="openssl ca")
+          "-extensions", "ee", "-preserveDN"], what="openssl ca")
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -117,11 +117,12 @@ class PolicyToken(Token):
              env=self.env(), what="pkcs11-tool")
 
     def add_soft_cert(self, key_id, label, cn, start=None, end=None,
-                      key_usage=SIGNING_KU, ca=None):
+                      key_usage=SIGNING_KU, ca=None, subject=None):
         """An EC P-256 key pair made in software and written to the token
         under key_id (hex), and its certificate from ca (default: the token's
         CA, (pem, key)) with these dates (default: valid from yesterday
-        for a year) and keyUsage, written under the same id."""
+        for a year) and keyUsage, written under the same id. subject: a
+        whole -subj string instead of O and CN (kept as given)."""
         now = utcnow()
         start = start or now - datetime.timedelta(days=1)
         end = end or now + datetime.timedelta(days=365)
@@ -141,7 +142,7 @@ class PolicyToken(Token):
             _run(["openssl", "pkey", "-in", key, "-pubout", "-outform",
                   "DER", "-out", pub_der])
             _run(["openssl", "req", "-new", "-key", key, "-subj",
-                  "/O=Signet Policy Test/CN=%s" % cn, "-out", csr])
+                  subject or "/O=Signet Policy Test/CN=%s" % cn, "-out", csr])
             issue_cert(work, csr, ca_pem, ca_key, pem, start, end, key_usage)
             _run(["openssl", "x509", "-in", pem, "-outform", "DER",
                   "-out", der])
