@@ -23,7 +23,8 @@ if(TARGET signetd AND TARGET signet AND TARGET signet-pkcs11-helper)
     audit                180
     cli_more             180
     policy               180
-    pinentry             120)
+    pinentry             120
+    ru_fields            120)
 
   list(LENGTH _signet_it_tests _n)
   math(EXPR _last "${_n} - 1")
