@@ -933,6 +933,10 @@ test_exit_mapping(void)
 	} cases[] = {
 		{ ERR_REPLY(-32001, "peer_refused", "m"), SIGNET_EXIT_REFUSED },
 		{ ERR_REPLY(-32002, "auth_required", "m"), SIGNET_EXIT_AUTH },
+		{ ERR_REPLY(-32002, "pin_cancelled", "m"), SIGNET_EXIT_AUTH },
+		{ ERR_REPLY(-32001, "audit_unavailable", "m"),
+		  SIGNET_EXIT_REFUSED },
+		{ ERR_REPLY(-32001, "rate_limited", "m"), SIGNET_EXIT_REFUSED },
 		{ ERR_REPLY(-32003, "token_ambiguous", "m"), SIGNET_EXIT_TOKEN },
 		{ ERR_REPLY(-32004, "token_removed", "m"), SIGNET_EXIT_TOKEN },
 		{ ERR_REPLY(-32602, "unsupported_key", "m"), SIGNET_EXIT_TOKEN },
