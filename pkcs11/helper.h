@@ -98,6 +98,24 @@ int serve_loop(int fd);
 MUST_CHECK int serve_send(struct buf *resp);
 bool serve_peer_gone(void);
 
+/*
+ * Private keys already found through the token's session, CKA_ID ->
+ * handle, so SIGN does not search the token each time (a search is the
+ * dearest part of a signature on some modules: SoftHSM2's file store
+ * re-reads every object). Object handles belong to a session: the cache
+ * is emptied whenever the session is replaced or dropped, the serial is
+ * resolved again, and at LOGIN and LOGOUT (helper_token.c, helper_ops.c).
+ * CKA_IDs longer than HELPER_KEY_ID_MAX are never cached.
+ */
+#define HELPER_KEY_CACHE 8
+#define HELPER_KEY_ID_MAX 64
+struct token_key {
+	bool used;
+	uint8_t id_len;
+	uint8_t id[HELPER_KEY_ID_MAX];
+	CK_OBJECT_HANDLE handle;
+};
+
 /* One token as its worker sees it. Only the worker touches it, except that
  * session is published under the scheduler's lock for LIST_TOKENS. */
 struct token {
@@ -105,6 +123,8 @@ struct token {
 	CK_SLOT_ID slot;
 	bool have_slot;
 	CK_SESSION_HANDLE session; /* CK_INVALID_HANDLE when none */
+	struct token_key keys[HELPER_KEY_CACHE]; /* found through session */
+	unsigned key_next;         /* the entry replaced next when full */
 };
 
 /* helper_sched.c */
@@ -134,6 +154,14 @@ void token_forget(struct token *t);
 /* Replace the session with a fresh one (ends any operation active in it)
  * without losing the login; forgets the token if that fails. */
 void token_renew_session(struct token *t);
+/* The key cache (struct token_key): a cached handle for this CKA_ID, if
+ * any; remember one; forget one; forget them all. */
+bool token_key_get(const struct token *t, const uint8_t *id, size_t len,
+    CK_OBJECT_HANDLE *h);
+void token_key_put(struct token *t, const uint8_t *id, size_t len,
+    CK_OBJECT_HANDLE h);
+void token_key_drop(struct token *t, const uint8_t *id, size_t len);
+void token_keys_clear(struct token *t);
 
 /* helper_ops.c: run a job, build its response into resp (4 reserved bytes
  * first). t is NULL for the general worker. */

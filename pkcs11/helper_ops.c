@@ -279,6 +279,10 @@ op_login(struct token *t, const struct job *job, struct buf *out)
 	CK_SESSION_INFO si;
 	CK_RV rv;
 
+	/* What a session sees changes with its login state (some modules
+	 * even list their objects afresh): no cached key handle survives a
+	 * LOGIN, whatever its outcome. */
+	token_keys_clear(t);
 	/* The PIN goes to the token once: a dead session is found and
 	 * replaced before the attempt, never by retrying it. */
 	if ((rv = token_session(t, &h)) == CKR_OK &&
@@ -306,6 +310,8 @@ op_logout(struct token *t)
 	CK_SESSION_HANDLE h;
 	CK_RV rv;
 
+	/* Private keys are out of sight after it (see op_login). */
+	token_keys_clear(t);
 	if ((rv = token_session(t, &h)) != CKR_OK)
 		return rv;
 	rv = helper_p11->C_Logout(h);
@@ -332,6 +338,69 @@ sign_key(struct token *t, CK_SESSION_HANDLE h, const struct job *job,
 			return CKR_USER_NOT_LOGGED_IN;
 		return CKR_KEY_HANDLE_INVALID;
 	}
+	return CKR_OK;
+}
+
+/*
+ * Is the cached handle key still a private key with the job's CKA_ID, seen
+ * through h? CKR_OK when it is; a stale-session rv as it came; anything
+ * else (an object handle the module no longer knows, another object under
+ * that number) CKR_KEY_HANDLE_INVALID. One C_GetAttributeValue: cheap next
+ * to a search, and what makes a cached handle mean exactly what a search
+ * would find, even on a module that numbers objects anew.
+ */
+static CK_RV
+key_still_valid(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key,
+    const struct job *job)
+{
+	CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+	uint8_t id[HELPER_KEY_ID_MAX];
+	CK_ATTRIBUTE a[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, id, sizeof(id) },
+	};
+	CK_RV rv;
+
+	rv = helper_p11->C_GetAttributeValue(h, key, a, 2);
+	if (token_stale(rv))
+		return rv;
+	if (rv != CKR_OK || a[0].ulValueLen != sizeof(cls) ||
+	    cls != CKO_PRIVATE_KEY || a[1].ulValueLen != job->key_id_len ||
+	    (job->key_id_len > 0 &&
+	    memcmp(id, job->key_id, job->key_id_len) != 0))
+		return CKR_KEY_HANDLE_INVALID;
+	return CKR_OK;
+}
+
+/*
+ * C_SignInit on h with the job's key and mechanism. The key's handle comes
+ * from the token's cache when it holds one for this CKA_ID, else from a
+ * search, and is cached once C_SignInit took it. A cached handle that is
+ * no longer the key, or that C_SignInit refuses for any reason but a stale
+ * session, is dropped and the key searched for again, once: the answer is
+ * then the one the search gives (a key gone: CKR_KEY_HANDLE_INVALID or
+ * CKR_USER_NOT_LOGGED_IN, as without a cache). No PIN is involved yet, so
+ * SIGN_AUTH may take the second try as well.
+ */
+static CK_RV
+sign_init(struct token *t, CK_SESSION_HANDLE h, const struct job *job)
+{
+	CK_MECHANISM mech = { job->mech, NULL, 0 };
+	CK_OBJECT_HANDLE key;
+	CK_RV rv;
+
+	if (token_key_get(t, job->key_id, job->key_id_len, &key)) {
+		if ((rv = key_still_valid(h, key, job)) == CKR_OK)
+			rv = helper_p11->C_SignInit(h, &mech, key);
+		if (rv == CKR_OK || token_stale(rv))
+			return rv;
+		token_key_drop(t, job->key_id, job->key_id_len);
+	}
+	if ((rv = sign_key(t, h, job, &key)) != CKR_OK)
+		return rv;
+	if ((rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
+		return rv;
+	token_key_put(t, job->key_id, job->key_id_len, key);
 	return CKR_OK;
 }
 
@@ -379,16 +448,12 @@ abandon:
 static CK_RV
 op_sign(struct token *t, const struct job *job, struct buf *out)
 {
-	CK_MECHANISM mech = { job->mech, NULL, 0 };
-	CK_OBJECT_HANDLE key;
 	CK_SESSION_HANDLE h;
 	CK_RV rv;
 
 	if ((rv = token_session(t, &h)) != CKR_OK)
 		return rv;
-	if ((rv = sign_key(t, h, job, &key)) != CKR_OK)
-		return rv;
-	if ((rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
+	if ((rv = sign_init(t, h, job)) != CKR_OK)
 		return rv;
 	return sign_finish(t, h, job, out);
 }
@@ -402,8 +467,6 @@ op_sign(struct token *t, const struct job *job, struct buf *out)
 static CK_RV
 op_sign_auth(struct token *t, const struct job *job, struct buf *out)
 {
-	CK_MECHANISM mech = { job->mech, NULL, 0 };
-	CK_OBJECT_HANDLE key;
 	CK_SESSION_HANDLE h;
 	CK_SESSION_INFO si;
 	struct buf sig;
@@ -415,8 +478,7 @@ op_sign_auth(struct token *t, const struct job *job, struct buf *out)
 		token_forget(t);
 		rv = token_session(t, &h);
 	}
-	if (rv != CKR_OK || (rv = sign_key(t, h, job, &key)) != CKR_OK ||
-	    (rv = helper_p11->C_SignInit(h, &mech, key)) != CKR_OK)
+	if (rv != CKR_OK || (rv = sign_init(t, h, job)) != CKR_OK)
 		goto out;
 	rv = helper_p11->C_Login(h, CKU_CONTEXT_SPECIFIC, job->pin,
 	    job->pin_len);

@@ -8,7 +8,89 @@
  * readers come and go (SoftHSM renumbers them on every init). A worker
  * caches serial -> slot and one R/O session, and drops both when the module
  * says they went stale; the next call resolves the serial again.
+ *
+ * It also caches the handles of private keys it found through that session
+ * (helper.h, struct token_key). A handle means something only in the
+ * session it was found in, and a module may hand out the same numbers
+ * again in a new session, on another token behind the same slot, for
+ * other objects: so every change of session goes through token_set_session,
+ * which empties the cache first, and resolving the serial empties it too.
  */
+
+void
+token_keys_clear(struct token *t)
+{
+	explicit_bzero(t->keys, sizeof(t->keys));
+	t->key_next = 0;
+}
+
+bool
+token_key_get(const struct token *t, const uint8_t *id, size_t len,
+    CK_OBJECT_HANDLE *h)
+{
+	size_t i;
+
+	*h = CK_INVALID_HANDLE;
+	if (t->session == CK_INVALID_HANDLE || len > HELPER_KEY_ID_MAX)
+		return false;
+	for (i = 0; i < HELPER_KEY_CACHE; i++) {
+		if (t->keys[i].used && t->keys[i].id_len == len &&
+		    memcmp(t->keys[i].id, id, len) == 0) {
+			*h = t->keys[i].handle;
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+token_key_drop(struct token *t, const uint8_t *id, size_t len)
+{
+	size_t i;
+
+	if (len > HELPER_KEY_ID_MAX)
+		return;
+	for (i = 0; i < HELPER_KEY_CACHE; i++)
+		if (t->keys[i].used && t->keys[i].id_len == len &&
+		    memcmp(t->keys[i].id, id, len) == 0)
+			explicit_bzero(&t->keys[i], sizeof(t->keys[i]));
+}
+
+void
+token_key_put(struct token *t, const uint8_t *id, size_t len,
+    CK_OBJECT_HANDLE h)
+{
+	struct token_key *k = NULL;
+	size_t i;
+
+	if (t->session == CK_INVALID_HANDLE || len > HELPER_KEY_ID_MAX ||
+	    h == CK_INVALID_HANDLE)
+		return;
+	token_key_drop(t, id, len);
+	for (i = 0; i < HELPER_KEY_CACHE && k == NULL; i++)
+		if (!t->keys[i].used)
+			k = &t->keys[i];
+	if (k == NULL) {
+		/* Full: a token rarely has this many keys in use; replace
+		 * in turn. */
+		k = &t->keys[t->key_next];
+		t->key_next = (t->key_next + 1) % HELPER_KEY_CACHE;
+	}
+	k->used = true;
+	k->id_len = (uint8_t)len;
+	if (len > 0)
+		memcpy(k->id, id, len);
+	k->handle = h;
+}
+
+/* The only way t->session changes: the handles cached for the old session
+ * go with it. */
+static void
+token_set_session(struct token *t, CK_SESSION_HANDLE h)
+{
+	token_keys_clear(t);
+	sched_publish_session(t, h);
+}
 
 bool
 token_stale(CK_RV rv)
@@ -91,6 +173,7 @@ token_resolve(struct token *t)
 	CK_RV rv;
 
 	t->have_slot = false;
+	token_keys_clear(t);
 	if ((rv = token_slot_list(&slots, &n)) != CKR_OK)
 		return rv;
 	rv = CKR_TOKEN_NOT_PRESENT;
@@ -128,7 +211,7 @@ token_session(struct token *t, CK_SESSION_HANDLE *h)
 		rv = helper_p11->C_OpenSession(t->slot, CKF_SERIAL_SESSION,
 		    NULL, NULL, &s);
 		if (rv == CKR_OK) {
-			sched_publish_session(t, s);
+			token_set_session(t, s);
 			*h = s;
 			return CKR_OK;
 		}
@@ -176,11 +259,12 @@ token_forget(struct token *t)
 	CK_SESSION_HANDLE s = t->session;
 
 	if (s != CK_INVALID_HANDLE) {
-		sched_publish_session(t, CK_INVALID_HANDLE);
+		token_set_session(t, CK_INVALID_HANDLE);
 		/* Usually already gone with the token; nothing to do if not. */
 		(void)helper_p11->C_CloseSession(s);
 	}
 	t->have_slot = false;
+	token_keys_clear(t);
 }
 
 void
@@ -196,6 +280,6 @@ token_renew_session(struct token *t)
 		token_forget(t);
 		return;
 	}
-	sched_publish_session(t, s);
+	token_set_session(t, s);
 	(void)helper_p11->C_CloseSession(old);
 }

@@ -766,6 +766,159 @@ test_always_auth(const char *count_module)
 	unsetenv("P11COUNT_CTL");
 }
 
+/* Lines of p11count.c's log that are exactly line. */
+static int
+count_lines(const char *log, const char *want)
+{
+	char line[128];
+	int n = 0;
+	FILE *f;
+
+	if ((f = fopen(log, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		n += strcmp(line, want) == 0;
+	}
+	fclose(f);
+	return n;
+}
+
+/* p11count.c logs "find 3" for a search of private keys (CKO_PRIVATE_KEY). */
+#define FIND_KEY "find 3"
+
+/* EC (id 02) over hash, or RSA (id 01) over data; checked either way. */
+static void
+sign_ok(struct p11h *h, bool ec, const uint8_t hash[32],
+    const uint8_t *data, size_t len)
+{
+	uint8_t sig[1024];
+	size_t siglen;
+
+	if (ec) {
+		CHECK_RV(sign(h, serial, "\x02", 1, CKM_ECDSA, hash, 32, sig,
+		    &siglen), CKR_OK);
+		CHECK(ec_verifies(ec_cert_path, hash, sig, siglen));
+	} else {
+		CHECK_RV(sign(h, serial, "\x01", 1, CKM_RSA_PKCS, data, len,
+		    sig, &siglen), CKR_OK);
+		CHECK(rsa_verifies(rsa_cert_path, hash, sig, siglen));
+	}
+}
+
+/*
+ * The helper's key handle cache, through p11count.c on SoftHSM2 (whose
+ * file store reads every object file again on each search): a key is
+ * searched for once per session, not once per signature; a handle the
+ * module refuses is searched for again once and the signature still made;
+ * LOGOUT, LOGIN and a new session each start over; keys that are not there
+ * are never cached.
+ */
+static void
+test_key_cache(const char *count_module)
+{
+	const char *msg = "a document signed many times";
+	uint8_t hash[32], data[64], sig[1024];
+	char log[512], ctl[512];
+	struct p11h h;
+	uint64_t flags;
+	size_t siglen, dlen = sizeof(sha256_prefix) + 32;
+	int i;
+
+	snprintf(log, sizeof(log), "%s/cache.log", tmpdir);
+	snprintf(ctl, sizeof(ctl), "%s/cache.ctl", tmpdir);
+	write_file(log, "");
+	write_file(ctl, "");
+	REQUIRE(setenv("P11COUNT_MODULE", module_path, 1) == 0);
+	REQUIRE(setenv("P11COUNT_LOG", log, 1) == 0);
+	REQUIRE(setenv("P11COUNT_CTL", ctl, 1) == 0);
+	start(&h, count_module, "key_cache", true);
+	sha256(msg, strlen(msg), hash);
+	memcpy(data, sha256_prefix, sizeof(sha256_prefix));
+	memcpy(data + sizeof(sha256_prefix), hash, 32);
+	CHECK_RV(login(&h, serial, 1, PIN, &flags), CKR_OK);
+	CHECK(count_lines(log, "open 0x0") == 1);
+
+	/* One search per key, however many signatures. */
+	write_file(log, "");
+	for (i = 0; i < 5; i++)
+		sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 1);
+	for (i = 0; i < 3; i++)
+		sign_ok(&h, false, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 2);
+	for (i = 0; i < 4; i++)
+		sign_ok(&h, i % 2 == 0, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 2);
+	CHECK(count_lines(log, "signinit 0x0") == 12);
+	CHECK(count_lines(log, "open 0x0") == 0);
+
+	/* C_SignInit refuses the cached handle: searched for again, once,
+	 * and the signature is made; the new handle is cached. */
+	write_file(ctl, "keyinvalid 1\n");
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, "signinit 0x60") == 1);
+	CHECK(count_lines(log, FIND_KEY) == 3);
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 3);
+	write_file(ctl, "objinvalid 1\n");
+	sign_ok(&h, false, hash, data, dlen);
+	CHECK(count_lines(log, "signinit 0x82") == 1);
+	CHECK(count_lines(log, FIND_KEY) == 4);
+	sign_ok(&h, false, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 4);
+	/* Refused on the search that follows too: that answer stands (one
+	 * more try only). */
+	write_file(ctl, "keyinvalid 2\nobjinvalid 2\n");
+	CHECK_RV(sign(&h, serial, "\x02", 1, CKM_ECDSA, hash, 32, sig,
+	    &siglen), CKR_OBJECT_HANDLE_INVALID);
+	CHECK(count_lines(log, FIND_KEY) == 5);
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 6);
+
+	/* A key that is not there is searched for every time. */
+	for (i = 0; i < 2; i++)
+		CHECK_RV(sign(&h, serial, "\x09", 1, CKM_ECDSA, hash, 32, sig,
+		    &siglen), CKR_KEY_HANDLE_INVALID);
+	CHECK(count_lines(log, FIND_KEY) == 8);
+
+	/* LOGOUT empties the cache: the key is out of sight again. */
+	CHECK_RV(simple(&h, P11W_LOGOUT, serial), CKR_OK);
+	CHECK_RV(sign(&h, serial, "\x02", 1, CKM_ECDSA, hash, 32, sig,
+	    &siglen), CKR_USER_NOT_LOGGED_IN);
+	CHECK(count_lines(log, FIND_KEY) == 9);
+	CHECK_RV(login(&h, serial, 1, PIN, &flags), CKR_OK);
+	sign_ok(&h, true, hash, data, dlen);
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 10);
+	/* So does a LOGIN, even one that changes nothing. */
+	CHECK_RV(login(&h, serial, 1, PIN, &flags), CKR_OK);
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 11);
+
+	/* A new session (the helper abandons an operation whose signature
+	 * it will not take by replacing the session; the login stays):
+	 * handles of the old one are not used in it. */
+	CHECK(count_lines(log, "open 0x0") == 0);
+	write_file(ctl, "bigsig 1\n");
+	CHECK_RV(sign(&h, serial, "\x02", 1, CKM_ECDSA, hash, 32, sig,
+	    &siglen), CKR_FUNCTION_FAILED);
+	CHECK(count_lines(log, "open 0x0") == 1);
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 12);
+	sign_ok(&h, true, hash, data, dlen);
+	CHECK(count_lines(log, FIND_KEY) == 12);
+	/* Neither needed a login: the two since the log was emptied. */
+	CHECK(count_lines(log, "login 1 0x0") == 1);
+	CHECK(count_lines(log, "login 1 0x100") == 1);
+
+	shutdown(h.fd, SHUT_WR);
+	CHECK(p11h_wait(&h, TIMEOUT_MS) == 0);
+	unsetenv("P11COUNT_MODULE");
+	unsetenv("P11COUNT_LOG");
+	unsetenv("P11COUNT_CTL");
+}
+
 /* tests/lib/mkalwaysauth.sh on mktoken.sh's directory: key id 03 "auth". */
 static void
 make_always_auth(const char *script)
@@ -997,6 +1150,7 @@ main(int argc, char **argv)
 	make_token(argv[2]);
 	test_session();
 	if (argc == 6) {
+		test_key_cache(argv[5]);
 		make_always_auth(argv[4]);
 		test_always_auth(argv[5]);
 	}
