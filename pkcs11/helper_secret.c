@@ -10,6 +10,12 @@
  * anonymous pages: locked so they are never swapped, excluded from core
  * dumps, wiped in a child after fork (vendor modules do fork), and wiped
  * before they are unmapped.
+ *
+ * Two kinds of users: the reader's one buffer for small frames
+ * (helper_serve.c), mapped once for the helper's life and wiped frame by
+ * frame, and each queued job's copy of its PIN (helper_req.c), mapped for
+ * that job only. Nothing else is secret here, so nothing else pays for
+ * mapping and locking pages.
  */
 
 static atomic_bool secmem_warned;
@@ -30,7 +36,8 @@ secmem_alloc(size_t n)
 	size_t len;
 	void *p;
 
-	if (n > HELPER_LOCKED_MSG && n > HELPER_PIN_MAX)
+	/* The largest user is the read buffer: a frame header and body. */
+	if (n > 4 + HELPER_LOCKED_MSG && n > HELPER_PIN_MAX + 1)
 		return NULL;
 	len = secmem_len(n);
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
