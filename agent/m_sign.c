@@ -17,7 +17,7 @@
 #include "agent/audit.h"
 #include "agent/audited.h"
 #include "agent/authorize.h"
-#include "agent/b64.h"
+#include "common/b64.h"
 #include "agent/cades.h"
 #include "agent/docread.h"
 #include "agent/events.h"

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "agent/b64.h"
+#include "common/b64.h"
 #include "agent/rpc_parse.h"
 #include "agent/selector.h"
 #include "fuzz/fuzz.h"

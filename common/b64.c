@@ -1,9 +1,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <openssl/evp.h>
-
-#include "agent/b64.h"
+#include "common/b64.h"
 
 #define B64_BLOCK (48u * 1024u) /* decoded bytes per sink call; 64 KiB in */
 
@@ -59,14 +57,37 @@ b64_decode_stream(const char *s, size_t len, b64_sink fn, void *arg)
 	return 0;
 }
 
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 char *
 b64_encode(const uint8_t *p, size_t n, size_t *out_len)
 {
-	size_t len = 4 * ((n + 2) / 3);
+	size_t i, o = 0;
+	uint32_t v;
 	char *s;
 
-	if (n > (SIZE_MAX / 4) * 3 - 3 || (s = malloc(len + 1)) == NULL)
+	/* 4 * ceil(n / 3) + 1 must not overflow. */
+	if (n / 3 >= (SIZE_MAX - 5) / 4 ||
+	    (s = malloc((n + 2) / 3 * 4 + 1)) == NULL)
 		return NULL;
-	*out_len = (size_t)EVP_EncodeBlock((unsigned char *)s, p, (int)n);
+	for (i = 0; i + 3 <= n; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		s[o++] = b64_alphabet[v >> 18 & 63];
+		s[o++] = b64_alphabet[v >> 12 & 63];
+		s[o++] = b64_alphabet[v >> 6 & 63];
+		s[o++] = b64_alphabet[v & 63];
+	}
+	if (n - i > 0) {
+		v = (uint32_t)p[i] << 16;
+		if (n - i == 2)
+			v |= (uint32_t)p[i + 1] << 8;
+		s[o++] = b64_alphabet[v >> 18 & 63];
+		s[o++] = b64_alphabet[v >> 12 & 63];
+		s[o++] = n - i == 2 ? b64_alphabet[v >> 6 & 63] : '=';
+		s[o++] = '=';
+	}
+	s[o] = '\0';
+	*out_len = o;
 	return s;
 }

@@ -3,6 +3,7 @@
  * the protocol requires. Decoding is streamed in blocks so a large inline
  * document is hashed without a second full-size copy.
  */
+/* Shared by the agent and libsignet (which links no OpenSSL): plain C. */
 #ifndef SIGNET_B64_H
 #define SIGNET_B64_H
 
