@@ -4,7 +4,8 @@
  * requests run in order; a token pulled out and put back under new slot
  * ids is found again by serial (retry once); a LOGIN is never retried;
  * idle workers for unknown serials are recycled; a module that cannot lock
- * gets one call at a time; the helper logs out and finalizes on EOF.
+ * gets one call at a time; the helper logs out and finalizes on EOF; a
+ * cached key handle is never used for another key.
  *
  * usage: p11helper_mock_test HELPER MOCK_MODULE
  */
@@ -363,6 +364,55 @@ test_cant_lock(void)
 	REQUIRE(unsetenv("P11MOCK_CANT_LOCK") == 0);
 }
 
+/*
+ * Cached key handles (helper.h, struct token_key) against a module that
+ * deals its object numbers again: a signature is always by the key with
+ * the CKA_ID asked for, never by whatever now answers to a cached number.
+ */
+static void
+test_key_handles(void)
+{
+	struct p11h h;
+	uint64_t flags;
+	int finds, i;
+
+	write_ctl("gen 3\nlayout 0\n");
+	start(&h, "keys");
+	CHECK_RV(call_login(&h, "FAST", "1111", &flags), CKR_OK);
+	finds = log_count("findkey FAST");
+
+	/* Searched for once, then signed with the cached handle. */
+	for (i = 0; i < 3; i++)
+		CHECK_RV(call_sign(&h, "FAST"), CKR_OK);
+	CHECK(log_count("findkey FAST") == finds + 1);
+
+	/* New numbers under the live session: handle 1 is now the CKA_ID 02
+	 * key. The cached handle is seen to be another key and the right
+	 * one searched for (call_sign checks whose signature it is). */
+	write_ctl("gen 3\nlayout 1\n");
+	for (i = 0; i < 2; i++)
+		CHECK_RV(call_sign(&h, "FAST"), CKR_OK);
+	CHECK(log_count("findkey FAST") == finds + 2);
+	/* And back: handle 4 is no object any more. */
+	write_ctl("gen 3\nlayout 0\n");
+	for (i = 0; i < 2; i++)
+		CHECK_RV(call_sign(&h, "FAST"), CKR_OK);
+	CHECK(log_count("findkey FAST") == finds + 3);
+
+	/* Pulled out, and a token with the same serial put in whose handle
+	 * 1 is another key: nothing of the old session is used. */
+	write_ctl("gen 4\nlayout 1\n");
+	CHECK_RV(call_sign(&h, "FAST"), CKR_USER_NOT_LOGGED_IN);
+	CHECK(log_count("findkey FAST") == finds + 4);
+	CHECK_RV(call_login(&h, "FAST", "1111", &flags), CKR_OK);
+	for (i = 0; i < 2; i++)
+		CHECK_RV(call_sign(&h, "FAST"), CKR_OK);
+	CHECK(log_count("findkey FAST") == finds + 5);
+
+	shutdown(h.fd, SHUT_WR);
+	CHECK(p11h_wait(&h, TIMEOUT_MS) == 0);
+}
+
 static void
 cleanup(void)
 {
@@ -416,6 +466,7 @@ main(int argc, char **argv)
 	CHECK(log_count("finalize") == 1);
 
 	test_cant_lock();
+	test_key_handles();
 
 	fprintf(stderr, "p11helper_mock_test: %d failure(s), %lld ms\n",
 	    p11h_failures, (long long)(p11h_now_ms() - t0));

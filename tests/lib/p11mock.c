@@ -14,12 +14,22 @@
  *   P11MOCK_CTL        file read on every call: "gen N" (a new N = every
  *                      token removed and reinserted under new slot ids),
  *                      "fail_login K" (a new K = the next C_Login fails
- *                      with CKR_DEVICE_REMOVED without checking the PIN)
+ *                      with CKR_DEVICE_REMOVED without checking the PIN),
+ *                      "layout L" (objects as below; takes effect at once,
+ *                      as if another application had replaced them)
  *   P11MOCK_LOG        file the module appends events to: "login SERIAL",
- *                      "logout SERIAL", "finalize", "overlap"
+ *                      "logout SERIAL", "finalize", "overlap",
+ *                      "findkey SERIAL" (a C_FindObjectsInit for private
+ *                      keys)
  *
- * User PIN: "1111". Objects per token: certificate (3), public key (2),
- * private key (1, visible after login), all CKA_ID 01.
+ * User PIN: "1111". Objects per token, by handle: certificate (3), public
+ * key (2), private keys (visible after login). With an even layout (the
+ * default) the private key is 1, and everything has CKA_ID 01. With an odd
+ * layout the numbers are dealt again: handle 1 is another private key,
+ * CKA_ID 02, and the CKA_ID 01 key is handle 4; a module that hands out an
+ * old number for another object, which is what a cached handle must
+ * survive. The signature by the CKA_ID 01 key is the token's serial, blank
+ * padded to 16 bytes; by the CKA_ID 02 key "K2:" and the serial.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -48,8 +58,9 @@ struct msess {
 	int tok;
 	unsigned gen;
 	CK_OBJECT_CLASS find_class;
+	int find_id;            /* CKA_ID searched for: 1, 2, 0 (other), -1 any */
 	bool finding, find_done, signing;
-	CK_OBJECT_HANDLE sign_key;
+	CK_BYTE sign_id;        /* CKA_ID of the key signing */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -57,6 +68,7 @@ static struct mtok toks[MOCK_MAX_TOKENS];
 static int ntoks;
 static struct msess sess[MOCK_MAX_SESSIONS];
 static unsigned gen;
+static unsigned layout;
 static long fail_login_seen = -1;
 static bool fail_login_now;
 static bool initialized, cant_lock;
@@ -100,7 +112,7 @@ refresh(void)
 {
 	const char *path = getenv("P11MOCK_CTL");
 	char line[128];
-	unsigned g = gen;
+	unsigned g = gen, l;
 	long k;
 	FILE *f;
 	int i;
@@ -110,6 +122,10 @@ refresh(void)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (sscanf(line, "gen %u", &g) == 1)
 			continue;
+		if (sscanf(line, "layout %u", &l) == 1) {
+			layout = l;
+			continue;
+		}
 		if (sscanf(line, "fail_login %ld", &k) == 1 &&
 		    k != fail_login_seen) {
 			fail_login_seen = k;
@@ -149,6 +165,40 @@ sess_of(CK_SESSION_HANDLE h)
 	    sess[h - 1].gen != gen)
 		return NULL;
 	return &sess[h - 1];
+}
+
+/* The private key handle with CKA_ID id (1 or 2) in the layout; 0: none. */
+static CK_OBJECT_HANDLE
+key_handle(int id)
+{
+	if (layout % 2 == 0)
+		return id == 1 ? 1 : 0;
+	return id == 1 ? 4 : id == 2 ? 1 : 0;
+}
+
+/* Class and CKA_ID of object o as token tok's session sees it; false
+ * when there is no such object (or it is private and nobody logged in). */
+static bool
+object(int tok, CK_OBJECT_HANDLE o, CK_OBJECT_CLASS *cls, CK_BYTE *id)
+{
+	*id = 1;
+	switch (o) {
+	case 2:
+		*cls = CKO_PUBLIC_KEY;
+		return true;
+	case 3:
+		*cls = CKO_CERTIFICATE;
+		return true;
+	case 1:
+	case 4:
+		if (!toks[tok].logged_in || (o == 4 && layout % 2 == 0))
+			return false;
+		*cls = CKO_PRIVATE_KEY;
+		if (o == 1 && layout % 2 == 1)
+			*id = 2;
+		return true;
+	}
+	return false;
 }
 
 static void
@@ -413,16 +463,22 @@ m_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n)
 		s->finding = true;
 		s->find_done = false;
 		s->find_class = (CK_OBJECT_CLASS)-1;
+		s->find_id = -1;
 		for (i = 0; i < n; i++) {
 			if (t[i].type == CKA_CLASS &&
 			    t[i].ulValueLen == sizeof(CK_OBJECT_CLASS))
 				memcpy(&s->find_class, t[i].pValue,
 				    sizeof(CK_OBJECT_CLASS));
-			/* every object has CKA_ID 01 */
-			if (t[i].type == CKA_ID && (t[i].ulValueLen != 1 ||
-			    ((CK_BYTE *)t[i].pValue)[0] != 1))
-				s->find_done = true;
+			if (t[i].type == CKA_ID)
+				s->find_id = t[i].ulValueLen == 1 ?
+				    ((CK_BYTE *)t[i].pValue)[0] : 0;
 		}
+		/* only private keys come with another CKA_ID than 01 */
+		if (s->find_id != -1 && s->find_id != 1 &&
+		    s->find_class != CKO_PRIVATE_KEY)
+			s->find_done = true;
+		if (s->find_class == CKO_PRIVATE_KEY)
+			mock_log("findkey", toks[s->tok].serial);
 	}
 	pthread_mutex_unlock(&mu);
 	return leave(rv);
@@ -446,8 +502,13 @@ m_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR objs, CK_ULONG max,
 	else if (!s->find_done && max > 0) {
 		s->find_done = true;
 		if (s->find_class == CKO_PRIVATE_KEY &&
-		    toks[s->tok].logged_in)
-			objs[(*n)++] = 1;
+		    toks[s->tok].logged_in) {
+			if (s->find_id == -1 || s->find_id == 1)
+				objs[(*n)++] = key_handle(1);
+			if ((s->find_id == -1 || s->find_id == 2) &&
+			    key_handle(2) != 0 && *n < max)
+				objs[(*n)++] = key_handle(2);
+		}
 		else if (s->find_class == CKO_PUBLIC_KEY)
 			objs[(*n)++] = 2;
 		else if (s->find_class == CKO_CERTIFICATE)
@@ -494,26 +555,35 @@ static CK_RV
 m_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
     CK_ULONG n)
 {
-	static const CK_BYTE id = 1;
 	static const CK_BBOOL no = CK_FALSE;
+	CK_OBJECT_CLASS cls;
+	struct msess *s;
 	CK_RV rv = CKR_OK, r;
+	CK_BYTE id;
 	CK_ULONG i;
 
 	enter();
 	pthread_mutex_lock(&mu);
 	refresh();
-	if (sess_of(h) == NULL) {
+	if ((s = sess_of(h)) == NULL) {
 		pthread_mutex_unlock(&mu);
 		return leave(CKR_SESSION_HANDLE_INVALID);
+	}
+	if (!object(s->tok, o, &cls, &id)) {
+		pthread_mutex_unlock(&mu);
+		return leave(CKR_OBJECT_HANDLE_INVALID);
 	}
 	for (i = 0; i < n; i++) {
 		if (t[i].type == CKA_ID)
 			r = set_attr(&t[i], &id, 1);
+		else if (t[i].type == CKA_CLASS)
+			r = set_attr(&t[i], &cls, sizeof(cls));
 		else if (t[i].type == CKA_VALUE && o == 3)
 			r = set_attr(&t[i], MOCK_CERT, strlen(MOCK_CERT));
 		else if (t[i].type == CKA_LABEL)
 			r = set_attr(&t[i], "mock", 4);
-		else if (t[i].type == CKA_ALWAYS_AUTHENTICATE && o == 1)
+		else if (t[i].type == CKA_ALWAYS_AUTHENTICATE &&
+		    cls == CKO_PRIVATE_KEY)
 			r = set_attr(&t[i], &no, sizeof(no));
 		else {
 			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -529,8 +599,10 @@ m_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
 static CK_RV
 m_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 {
+	CK_OBJECT_CLASS cls;
 	struct msess *s;
 	CK_RV rv = CKR_OK;
+	CK_BYTE id;
 
 	enter();
 	pthread_mutex_lock(&mu);
@@ -539,13 +611,13 @@ m_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
 		rv = CKR_SESSION_HANDLE_INVALID;
 	else if (!toks[s->tok].logged_in)
 		rv = CKR_USER_NOT_LOGGED_IN;
-	else if (key != 1)
+	else if (!object(s->tok, key, &cls, &id) || cls != CKO_PRIVATE_KEY)
 		rv = CKR_KEY_HANDLE_INVALID;
 	else if (m->mechanism != CKM_ECDSA)
 		rv = CKR_MECHANISM_INVALID;
 	else {
 		s->signing = true;
-		s->sign_key = key;
+		s->sign_id = id;
 	}
 	pthread_mutex_unlock(&mu);
 	return leave(rv);
@@ -558,7 +630,7 @@ m_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
 	struct timespec ts;
 	struct msess *s;
 	bool slow = false;
-	char out[17];
+	char out[17 + 3];
 	CK_RV rv = CKR_OK;
 
 	(void)data;
@@ -576,7 +648,12 @@ m_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
 		*siglen = 16;
 		rv = CKR_BUFFER_TOO_SMALL;
 	} else {
-		snprintf(out, sizeof(out), "%-16s", toks[s->tok].serial);
+		if (s->sign_id == 1)
+			snprintf(out, sizeof(out), "%-16s",
+			    toks[s->tok].serial);
+		else
+			snprintf(out, sizeof(out), "K2:%-13s",
+			    toks[s->tok].serial);
 		memcpy(sig, out, 16);
 		*siglen = 16;
 		s->signing = false;
