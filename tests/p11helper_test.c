@@ -594,6 +594,140 @@ test_session(void)
 	CHECK(p11h_wait(&h, TIMEOUT_MS) == 0);
 }
 
+/* Request b framed (length filled in) and appended to out; frees b. */
+static uint32_t
+frame_into(struct buf *out, struct buf *b)
+{
+	size_t body = b->len - 4;
+	uint32_t id;
+
+	REQUIRE(!b->failed);
+	b->data[0] = (uint8_t)(body >> 24);
+	b->data[1] = (uint8_t)(body >> 16);
+	b->data[2] = (uint8_t)(body >> 8);
+	b->data[3] = (uint8_t)body;
+	id = (uint32_t)b->data[4] << 24 | (uint32_t)b->data[5] << 16 |
+	    (uint32_t)b->data[6] << 8 | b->data[7];
+	buf_put(out, b->data, b->len);
+	buf_free(b);
+	return id;
+}
+
+/* A SIGN whose body is exactly body_len bytes (>= 46), for a serial. */
+static uint32_t
+frame_sign(struct buf *out, const char *ser, size_t body_len)
+{
+	uint8_t *data;
+	struct buf b;
+	size_t n = body_len - (4 + 1 + 4 + strlen(ser) + 4 + 1 + 8 + 4);
+
+	REQUIRE((data = calloc(1, n + 1)) != NULL);
+	p11h_req(&b, next_id++, P11W_SIGN);
+	buf_put_cstr(&b, ser);
+	buf_put_str(&b, "\x02", 1);
+	buf_put_u64(&b, CKM_ECDSA);
+	buf_put_str(&b, data, n);
+	free(data);
+	REQUIRE(b.len == 4 + body_len);
+	return frame_into(out, &b);
+}
+
+/*
+ * Framing as the reader sees it: many frames in one write (the reader
+ * reads ahead into its locked buffer), a frame over the locked size
+ * followed by a LOGIN in the same write, bodies of exactly 4096 bytes
+ * (the largest kept in locked memory) and 4097, and a frame that trickles
+ * in a byte at a time.
+ */
+static void
+test_framing(void)
+{
+	/* HELPER_LOCKED_MSG in pkcs11/helper.h */
+	const size_t locked = 4096;
+	const char *msg = "framing";
+	uint8_t hash[32];
+	uint32_t ids[7], id;
+	uint64_t rv, want[7];
+	bool seen[7] = { false };
+	struct buf all, b, r;
+	struct p11h h;
+	uint8_t type;
+	const uint8_t *p;
+	size_t n, k;
+	int i, j;
+
+	sha256(msg, strlen(msg), hash);
+	start(&h, module_path, "framing", true);
+	buf_init(&all, 64 * 1024);
+	ids[0] = frame_sign(&all, "no-such-serial", 6000);
+	want[0] = CKR_TOKEN_NOT_PRESENT;
+	p11h_req(&b, next_id++, P11W_LOGIN);
+	buf_put_cstr(&b, serial);
+	buf_put_u8(&b, 1);
+	buf_put_cstr(&b, PIN);
+	ids[1] = frame_into(&all, &b);
+	want[1] = CKR_OK;
+	p11h_req(&b, next_id++, P11W_LIST_TOKENS);
+	ids[2] = frame_into(&all, &b);
+	want[2] = CKR_OK;
+	p11h_req(&b, next_id++, P11W_SIGN);
+	buf_put_cstr(&b, serial);
+	buf_put_str(&b, "\x02", 1);
+	buf_put_u64(&b, CKM_ECDSA);
+	buf_put_str(&b, hash, 32);
+	ids[3] = frame_into(&all, &b);
+	want[3] = CKR_OK;
+	ids[4] = frame_sign(&all, "no-such-serial", locked);
+	want[4] = CKR_TOKEN_NOT_PRESENT;
+	ids[5] = frame_sign(&all, "no-such-serial", locked + 1);
+	want[5] = CKR_TOKEN_NOT_PRESENT;
+	p11h_req(&b, next_id++, P11W_MECHANISMS);
+	buf_put_cstr(&b, serial);
+	ids[6] = frame_into(&all, &b);
+	want[6] = CKR_OK;
+	REQUIRE(!all.failed);
+	p11h_send_raw(&h, all.data, all.len);
+	buf_free(&all);
+	for (i = 0; i < 7; i++) {
+		REQUIRE(p11h_recv(&h, &r, TIMEOUT_MS, &id, &type, &rv));
+		for (j = 0; j < 7 && ids[j] != id; j++)
+			;
+		REQUIRE(j < 7);
+		CHECK(!seen[j]);
+		seen[j] = true;
+		CHECK_RV(rv, want[j]);
+		if (j == 3 && rv == CKR_OK) {
+			p = buf_get_str(&r, &n, 1024);
+			CHECK(p != NULL && ec_verifies(ec_cert_path, hash, p,
+			    n));
+		}
+		buf_free(&r);
+	}
+
+	/* One byte at a time, header and body. */
+	buf_init(&all, 1024);
+	p11h_req(&b, next_id++, P11W_SIGN);
+	buf_put_cstr(&b, serial);
+	buf_put_str(&b, "\x02", 1);
+	buf_put_u64(&b, CKM_ECDSA);
+	buf_put_str(&b, hash, 32);
+	ids[0] = frame_into(&all, &b);
+	for (k = 0; k < all.len; k++) {
+		p11h_send_raw(&h, all.data + k, 1);
+		usleep(2000);
+	}
+	buf_free(&all);
+	REQUIRE(p11h_recv(&h, &r, TIMEOUT_MS, &id, &type, &rv));
+	CHECK(id == ids[0]);
+	CHECK_RV(rv, CKR_OK);
+	p = buf_get_str(&r, &n, 1024);
+	CHECK(p != NULL && ec_verifies(ec_cert_path, hash, p, n));
+	buf_free(&r);
+
+	shutdown(h.fd, SHUT_WR);
+	CHECK(p11h_wait(&h, TIMEOUT_MS) == 0);
+}
+
 /* C_Login calls p11count.c saw for this user type since the log was
  * emptied; the last one's rv in *last. */
 static int
@@ -1149,6 +1283,7 @@ main(int argc, char **argv)
 
 	make_token(argv[2]);
 	test_session();
+	test_framing();
 	if (argc == 6) {
 		test_key_cache(argv[5]);
 		make_always_auth(argv[4]);
