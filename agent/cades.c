@@ -568,9 +568,24 @@ out:
 	return r;
 }
 
+bool
+cades_verify_skippable(const struct cades_prep *p)
+{
+	if (p == NULL || p->cert == NULL)
+		return false;
+	return p->key_type == EVP_PKEY_EC || is_gost_key(p->key_type);
+}
+
 int
 cades_finish(const struct cades_prep *p, const uint8_t *raw, size_t raw_len,
     uint8_t **der, size_t *der_len)
+{
+	return cades_finish_ex(p, raw, raw_len, 0, der, der_len);
+}
+
+int
+cades_finish_ex(const struct cades_prep *p, const uint8_t *raw,
+    size_t raw_len, unsigned flags, uint8_t **der, size_t *der_len)
 {
 	struct der d;
 	uint8_t *cder = NULL, *ecsig = NULL;
@@ -590,6 +605,10 @@ cades_finish(const struct cades_prep *p, const uint8_t *raw, size_t raw_len,
 	    !digest_ok(p->digest) || raw == NULL || raw_len == 0 ||
 	    p->tbs == NULL || p->tbs_len == 0 || p->attrs_hash_len == 0 ||
 	    p->attrs_hash_len > sizeof(p->attrs_hash)) {
+		r = SIGNET_ERR_FORMAT;
+		goto out;
+	}
+	if ((flags & ~CADES_FINISH_KEY_VERIFIED) != 0) {
 		r = SIGNET_ERR_FORMAT;
 		goto out;
 	}
@@ -645,7 +664,11 @@ cades_finish(const struct cades_prep *p, const uint8_t *raw, size_t raw_len,
 		r = SIGNET_ERR_UNSUPPORTED;
 		goto out;
 	}
-	if ((r = check_signature(p, pk, sig, siglen)) != 0)
+	/* RSA always; EC and GOST unless the caller has seen this key and
+	 * certificate verify already (cades.h says why). */
+	if (((flags & CADES_FINISH_KEY_VERIFIED) == 0 ||
+	    !cades_verify_skippable(p)) &&
+	    (r = check_signature(p, pk, sig, siglen)) != 0)
 		goto out;
 
 	if ((r = cert_der(p->cert, &cder, &clen)) != 0 ||

@@ -24,6 +24,7 @@
 #ifndef SIGNET_CADES_H
 #define SIGNET_CADES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -110,10 +111,60 @@ MUST_CHECK int cades_prepare_ex(struct cades_prep *p, X509 *cert,
 
 /*
  * Assembles the detached SignedData. raw is the signer's output. On success
- * *der is malloc'ed (caller frees) and *der_len its length.
+ * *der is malloc'ed (caller frees) and *der_len its length. The signer's
+ * output is first checked against the certificate's key
+ * (SIGNET_ERR_CRYPTO when it does not verify). Same as cades_finish_ex()
+ * with no flags.
  */
 MUST_CHECK int cades_finish(const struct cades_prep *p, const uint8_t *raw,
     size_t raw_len, uint8_t **der, size_t *der_len);
+
+/*
+ * cades_finish_ex() flags.
+ *
+ * CADES_FINISH_KEY_VERIFIED: the caller has already seen cades_finish
+ * verify a signature by this very key with this certificate, so for EC
+ * and GOST keys the check is skipped. RSA signatures are verified always,
+ * flag or not.
+ *
+ * Why RSA always: with CRT, one faulty signature (a fault in either half
+ * of the computation) gives gcd(s^e - m, n) = a prime factor of n, that
+ * is the private key, to whoever receives it (Boneh, DeMillo and Lipton;
+ * Lenstra). A card is supposed to check its own output, not every one
+ * does; verifying before the signature leaves the agent is the standard
+ * defence, and with e = 65537 it costs a few tens of microseconds.
+ *
+ * Why EC and GOST may skip it: no single faulty ECDSA or GOST R 34.10
+ * signature gives the key away like that; the fault attacks known against
+ * them need many faulty signatures and a fault injector on the token
+ * itself, a threat the card has to answer. What the check does catch for
+ * them is a token key that does not belong to the certificate (a CKA_ID
+ * mix-up) or a signer that does not work, and that is a property of the
+ * (key, certificate) pair: once one signature of the pair verified, the
+ * next ones add nothing but cost (a P-256 verification is a double scalar
+ * multiplication, ~70 us, as much as SoftHSM2's whole signature). What
+ * skipping gives up: a signer that breaks after its first good signature
+ * has its bad EC/GOST signatures delivered, and the recipient's
+ * verification rejects them.
+ *
+ * So the caller may pass the flag only for a key it has itself seen
+ * verify: the same token (serial), the same key (CKA_ID) and the same
+ * certificate (its SHA-256), with a cades_finish() or cades_finish_ex()
+ * without the flag that returned 0, since the token was last seen
+ * inserted and since its helper last started; and it forgets that as soon
+ * as the token is reported gone, logged out, or its helper restarts.
+ */
+#define CADES_FINISH_KEY_VERIFIED 0x1u
+
+/* cades_finish() with flags (CADES_FINISH_*); unknown flags are
+ * SIGNET_ERR_FORMAT. */
+MUST_CHECK int cades_finish_ex(const struct cades_prep *p, const uint8_t *raw,
+    size_t raw_len, unsigned flags, uint8_t **der, size_t *der_len);
+
+/* Whether cades_finish_ex() would honour CADES_FINISH_KEY_VERIFIED for
+ * this prep (EC and GOST keys): the caller tracks "verified once" only for
+ * those. false for RSA and for a NULL or cleared prep. */
+bool cades_verify_skippable(const struct cades_prep *p);
 
 void cades_prep_clear(struct cades_prep *p);
 

@@ -4,7 +4,8 @@
  * 34.10-2012 256/512 with Streebog through the gost engine, on both the
  * hash and the combined TC26 mechanism paths), checks every signature with
  * OpenSSL's own CMS verifier, checks the structure against independently
- * built encodings, and asserts the exact errors.
+ * built encodings, and asserts the exact errors; and that
+ * CADES_FINISH_KEY_VERIFIED skips the signer check for EC and GOST only.
  */
 #include <string.h>
 #include <unistd.h>
@@ -639,6 +640,80 @@ test_gost_errors(void)
 	EVP_PKEY_free(ec);
 }
 
+/* One kind of key through cades_finish_ex(): with and without
+ * CADES_FINISH_KEY_VERIFIED, on a good and on a damaged signature. */
+static void
+verified_flag(const char *kind, enum cades_digest dg, bool skippable)
+{
+	uint8_t doc[777], dig[64], raw[1024], *sig = NULL, *sig2 = NULL;
+	size_t rawlen = 0, siglen = 0, siglen2 = 0, hl = cades_digest_len(dg);
+	const unsigned k = CADES_FINISH_KEY_VERIFIED;
+	struct cades_prep p;
+	EVP_PKEY *key = fx_key(kind);
+	X509 *cert = leaf(key, kind);
+
+	REQUIRE(RAND_bytes(doc, sizeof(doc)) == 1);
+	digest(dg, doc, sizeof(doc), dig);
+	REQUIRE(cades_prepare(&p, cert, dg, dig, hl, time(NULL)) == 0);
+	CHECK(cades_verify_skippable(&p) == skippable);
+	REQUIRE(fx_softsign(key, &p, raw, &rawlen) == 0);
+
+	/* A good signature: the same bytes either way. */
+	CHECK_EQ_INT(cades_finish(&p, raw, rawlen, &sig, &siglen), 0);
+	CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen, k, &sig2, &siglen2), 0);
+	CHECK(sig != NULL && sig2 != NULL && siglen == siglen2 &&
+	    memcmp(sig, sig2, siglen) == 0);
+	CHECK_EQ_INT(cms_verify(sig2, siglen2, doc, sizeof(doc)), 1);
+	free(sig);
+	free(sig2);
+	sig = sig2 = NULL;
+
+	/* A damaged one: refused without the flag; with it RSA is still
+	 * refused, while EC and GOST are wrapped unchecked (what the flag
+	 * means), and the result does not verify. */
+	raw[rawlen / 2] ^= 0x10;
+	CHECK_EQ_INT(cades_finish(&p, raw, rawlen, &sig, &siglen),
+	    SIGNET_ERR_CRYPTO);
+	CHECK(sig == NULL && siglen == 0);
+	if (skippable) {
+		CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen, k, &sig, &siglen),
+		    0);
+		REQUIRE(sig != NULL);
+		CHECK_EQ_INT(cms_verify(sig, siglen, doc, sizeof(doc)), 0);
+		free(sig);
+		sig = NULL;
+	} else
+		CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen, k, &sig, &siglen),
+		    SIGNET_ERR_CRYPTO);
+	/* Its shape is checked whatever the flag. */
+	CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen - 1, k, &sig, &siglen),
+	    SIGNET_ERR_FORMAT);
+	/* Unknown flags are refused. */
+	raw[rawlen / 2] ^= 0x10;
+	CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen, 0x2, &sig, &siglen),
+	    SIGNET_ERR_FORMAT);
+	CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen, k | 0x80, &sig,
+	    &siglen), SIGNET_ERR_FORMAT);
+	CHECK(sig == NULL && siglen == 0);
+	cades_prep_clear(&p);
+	CHECK(!cades_verify_skippable(&p));
+	CHECK_EQ_INT(cades_finish_ex(&p, raw, rawlen, k, &sig, &siglen),
+	    SIGNET_ERR_FORMAT);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+}
+
+static void
+test_verified_flag(void)
+{
+	verified_flag("rsa2048", CADES_SHA256, false);
+	verified_flag("p256", CADES_SHA256, true);
+	verified_flag("p384", CADES_SHA384, true);
+	verified_flag("gost256", CADES_STREEBOG256, true);
+	verified_flag("gost512", CADES_STREEBOG512, true);
+	CHECK(!cades_verify_skippable(NULL));
+}
+
 int
 main(void)
 {
@@ -669,6 +744,7 @@ main(void)
 	    CADES_KEY_GOST2012_512, CADES_CKM_GOSTR3410_512,
 	    CADES_CKM_GOSTR3410_WITH_GOSTR3411_12_512);
 	test_gost_errors();
+	test_verified_flag();
 
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
