@@ -4,11 +4,15 @@
 # usage: scripts/test.sh [--no-deps] [--quick]
 #
 #   1. scripts/install-deps.sh                     (skipped with --no-deps)
-#   2. build-test/: default compiler, -Werror; ctest
-#   3. scripts/static-analysis.sh: cppcheck, clang-tidy (build-analysis/)
-#   4. build-asan/: clang, AddressSanitizer + UBSan, -Werror; ctest
+#   2. build-test/: default compiler, -Werror; ctest, but the load tests
+#   3. build-test/: the load tests (ctest -L load), verbose: their rates,
+#      latencies, descriptor and memory numbers go to the log
+#   4. scripts/static-analysis.sh: cppcheck, clang-tidy (build-analysis/)
+#   5. scripts/valgrind.sh on build-test/: the integration tests with
+#      signetd and its helpers under valgrind memcheck (skipped with --quick)
+#   6. build-asan/: clang, AddressSanitizer + UBSan, -Werror; ctest
 #                                                  (skipped with --quick)
-#   5. build-fuzz/: clang, libFuzzer + ASan/UBSan; scripts/fuzz.sh runs
+#   7. build-fuzz/: clang, libFuzzer + ASan/UBSan; scripts/fuzz.sh runs
 #      each fuzzer for SIGNET_FUZZ_SECONDS (default 60) (skipped with --quick)
 #
 # Exits non-zero if any build, test, analysis or fuzzer fails. The stages
@@ -51,8 +55,13 @@ stage "build-test: ${CC:-cc}, -Werror"
 cmake -S "$root" -B "$root/build-test" -DSIGNET_WERROR=ON
 cmake --build "$root/build-test" -j "$jobs"
 
-stage "build-test: ctest"
-(cd "$root/build-test" && ctest "${ctest_args[@]}") || status=1
+stage "build-test: ctest (but the load tests)"
+(cd "$root/build-test" && ctest "${ctest_args[@]}" -LE '^load$') || status=1
+
+# Alone, after the rest (they measure), and verbose, so that the log shows
+# what they measured and not only that they passed.
+stage "build-test: load tests (ctest -L load)"
+(cd "$root/build-test" && ctest "${ctest_args[@]}" -L '^load$' -V) || status=1
 
 stage "static analysis: cppcheck, clang-tidy"
 bash "$root/scripts/static-analysis.sh" -B "$root/build-analysis" -j "$jobs" || status=1
@@ -61,6 +70,9 @@ if [ "$quick" -eq 1 ]; then
 	[ "$status" -eq 0 ] || echo "test.sh: FAILED (build-test or static analysis)" >&2
 	exit "$status"
 fi
+
+stage "valgrind: integration tests under memcheck (build-test)"
+bash "$root/scripts/valgrind.sh" -B "$root/build-test" -j "$jobs" || status=1
 
 # LeakSanitizer stops the process with ptrace to scan it; some sandboxes
 # (CI containers among them) forbid that and every sanitized program then
