@@ -120,6 +120,20 @@ def open_fds(pid):
         return None
 
 
+def steady_fds(pid, timeout=10.0):
+    """open_fds once it stopped changing: a connection the harness just
+    closed is still open in signetd until its loop gets to it."""
+    last = open_fds(pid)
+    deadline = time.monotonic() + timeout
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = open_fds(pid)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 def open_idle(path, n):
     """n connections that send nothing. A Unix socket's connect fails
     with EAGAIN (it does not wait) while the listen backlog is full:
@@ -293,7 +307,6 @@ class LoadTest(unittest.TestCase):
         pid = self.agent.pid
         sanitized = build_sanitizers()
         ag_soft, ag_hard = nofile_limits(pid)
-        fds_start = open_fds(pid)
 
         # 1. Warm-up: everything the run below does once, smaller, so
         # that allocator arenas and caches are in the baseline.
@@ -313,6 +326,7 @@ class LoadTest(unittest.TestCase):
         self.check_stall(quiet, STALL_LATE_QUIET_S)
         self.settle()
         rss_before = proc_status_kib(pid, "VmRSS")
+        fds_start = steady_fds(pid)
 
         # 2. One client's latency, alone.
         base, _ = self.run_load(PROBE_TOTAL, 1, [self.tok.ec_sha256])
@@ -369,7 +383,7 @@ class LoadTest(unittest.TestCase):
         # 6. Memory back where it was; a clean exit.
         self.settle()
         rss_after = proc_status_kib(pid, "VmRSS")
-        fds_end = open_fds(pid)
+        fds_end = steady_fds(pid)
         total_secs = time.monotonic() - t_start
 
         print()
@@ -390,8 +404,8 @@ class LoadTest(unittest.TestCase):
         print("stalled half line closed after %.2f s quiet, %.2f s under "
               "load (line_timeout %d s)"
               % (quiet["secs"], loaded["secs"], LINE_TIMEOUT_S))
-        print("signetd RLIMIT_NOFILE soft %d hard %d; descriptors: %s at "
-              "start, %s with %d idle, %s at the end"
+        print("signetd RLIMIT_NOFILE soft %d hard %d; descriptors: %s "
+              "before, %s with %d idle, %s at the end"
               % (ag_soft, ag_hard, fds_start, fds_idle, IDLE, fds_end))
         print("signetd VmRSS %d kB before, %d kB after (%+d kB), VmHWM "
               "%d kB; whole test %.1f s"
