@@ -23,8 +23,10 @@
  *
  * Prints one summary line (latencies in microseconds, request written to
  * reply read):
- *   signs=N errors=E verified=V seconds=S rate=R/s p50=A p90=B p99=C max=D
- * one `cert=K ...` line with the same for each distinct --cert, and
+ *   signs=N verified=V errors=E seconds=S rate=R/s p50=A p90=B p99=C max=D
+ * (signs: signatures that came back; errors: failures of any kind, error
+ * replies, wrong replies and signatures that do not verify alike), one
+ * `cert=K ...` line with the same for each distinct --cert, and
  * `verify_seconds=X`. The first failures go to stderr. Exit status 0 only
  * when all N signatures came back and verified; 1 otherwise (including
  * the --timeout deadline, default 600 s, passing); 2 on bad usage.
