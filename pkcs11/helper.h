@@ -10,8 +10,8 @@
  * Files: helper_main.c (startup, module checks and loading), helper_serve.c
  * (framing, reading, writing), helper_req.c (request decoding, jobs),
  * helper_sched.c (queues and workers), helper_token.c (serial -> slot,
- * session), helper_ops.c (the operations), helper_secret.c (locked memory),
- * helper_log.c (stderr).
+ * session, key handles), helper_ops.c (the operations), helper_secret.c
+ * (locked memory), helper_log.c (stderr).
  */
 #ifndef SIGNET_P11_HELPER_H
 #define SIGNET_P11_HELPER_H
