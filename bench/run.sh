@@ -127,6 +127,10 @@ say "starting signetd on $sock"
 # finds its helper beside the real file), but scripts on a shared machine
 # that stop "signetd" by name (pkill, pgrep -x) leave this one alone.
 ln -s "$bin/signetd" "$tmp/signetd-bench"
+# Its own audit log (on the same file system as the default one), so that
+# another agent of this user holding the default log's lock does not make
+# this one refuse to sign (audit_unavailable).
+export XDG_STATE_HOME=$tmp/state
 "$tmp/signetd-bench" --foreground --socket "$sock" --module "$MODULE" \
 	</dev/null >"$tmp/signetd.log" 2>&1 &
 agent_pid=$!
