@@ -7,6 +7,7 @@
 #include "agent/log.h"
 
 #define EVENTS_MAX_KNOWN 256u
+#define EVENTS_MAX_VERIFIED 8u
 
 struct known {
 	const void *module;
@@ -17,6 +18,14 @@ struct known {
 	time_t login_time;       /* when the login began or was first seen */
 	time_t last_use;
 	unsigned signatures;     /* under this login */
+	/* Keys whose signatures verified with their certificate under this
+	 * login (cades.h, CADES_FINISH_KEY_VERIFIED): forgotten with it. */
+	struct {
+		uint8_t cert[32];
+		uint8_t id[32];
+		uint8_t id_len;
+	} verified[EVENTS_MAX_VERIFIED];
+	unsigned nverified;
 };
 
 struct events {
@@ -34,6 +43,7 @@ known_login(struct known *k, bool logged_in)
 	k->logged_in = logged_in;
 	k->login_time = k->last_use = time(NULL);
 	k->signatures = 0;
+	k->nverified = 0;
 }
 
 /* Sends a notification to every subscribed connection. Lines are queued
@@ -324,4 +334,37 @@ events_rearm(struct events *ev)
 	if (next != 0)
 		ev->expiry = loop_timer(ev->agent->loop,
 		    next > now ? (uint64_t)(next - now) * 1000u : 0, events_expire, ev);
+}
+
+bool
+events_key_verified(struct events *ev, const void *module, const char *serial,
+    const uint8_t *id, size_t id_len, const uint8_t cert_sha256[32])
+{
+	struct known *k = events_find(ev, module, serial);
+	unsigned i;
+
+	if (k == NULL || !k->logged_in)
+		return false;
+	for (i = 0; i < k->nverified; i++)
+		if (k->verified[i].id_len == id_len &&
+		    memcmp(k->verified[i].id, id, id_len) == 0 &&
+		    memcmp(k->verified[i].cert, cert_sha256, 32) == 0)
+			return true;
+	return false;
+}
+
+void
+events_key_mark(struct events *ev, const void *module, const char *serial,
+    const uint8_t *id, size_t id_len, const uint8_t cert_sha256[32])
+{
+	struct known *k = events_find(ev, module, serial);
+
+	if (k == NULL || !k->logged_in || id_len > sizeof(k->verified[0].id) ||
+	    k->nverified == EVENTS_MAX_VERIFIED ||
+	    events_key_verified(ev, module, serial, id, id_len, cert_sha256))
+		return;
+	memcpy(k->verified[k->nverified].cert, cert_sha256, 32);
+	memcpy(k->verified[k->nverified].id, id, id_len);
+	k->verified[k->nverified].id_len = (uint8_t)id_len;
+	k->nverified++;
 }

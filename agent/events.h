@@ -41,6 +41,17 @@ bool events_token_state(struct events *ev, const void *module,
 /* n signatures were made under the token's current login. */
 void events_signed(struct events *ev, const void *module, const char *serial,
     unsigned n);
+/*
+ * Keys seen to sign verifiably under the token's current login (see
+ * cades.h, CADES_FINISH_KEY_VERIFIED): forgotten when the token logs out,
+ * leaves, or its helper restarts (the token then leaves the view).
+ */
+bool events_key_verified(struct events *ev, const void *module,
+    const char *serial, const uint8_t *id, size_t id_len,
+    const uint8_t cert_sha256[32]);
+void events_key_mark(struct events *ev, const void *module, const char *serial,
+    const uint8_t *id, size_t id_len, const uint8_t cert_sha256[32]);
+
 /* Re-arms the timer that ends logins by ttl or idle (after a change of
  * policy); expired logins are logged out through agent_logout_token. */
 void events_rearm(struct events *ev);

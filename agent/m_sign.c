@@ -59,6 +59,7 @@ struct sign_op {
 	char *label;
 	uint8_t *key_id;
 	size_t key_id_len;
+	uint8_t cert_sha256[32];
 	struct cades_prep prep;
 	bool prepared;
 	unsigned long *mechs;     /* the token's mechanism list */
@@ -358,6 +359,7 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 {
 	struct sign_op *op = arg;
 	uint64_t flags;
+	bool verified;
 	struct sign_doc *d = &op->docs[op->cur];
 	const uint8_t *raw;
 	uint8_t *der = NULL;
@@ -383,12 +385,19 @@ sign_done(void *arg, int status, uint64_t rv, struct buf *resp)
 		return;
 	}
 	raw = buf_get_str(resp, &raw_len, P11W_MAX_FIELD);
+	verified = cades_verify_skippable(&op->prep) &&
+	    events_key_verified(op->call->agent->events, op->module, op->serial,
+	    op->key_id, op->key_id_len, op->cert_sha256);
 	if (raw == NULL || !buf_done(resp) ||
-	    cades_finish(&op->prep, raw, raw_len, &der, &der_len) != 0) {
+	    cades_finish_ex(&op->prep, raw, raw_len,
+	    verified ? CADES_FINISH_KEY_VERIFIED : 0, &der, &der_len) != 0) {
 		sign_fail(op, SIGNET_E_TOKEN, SIGNET_R_TOKEN_ERROR,
 		    "the token returned an unusable signature", doc_data(op, NULL));
 		return;
 	}
+	if (!verified && cades_verify_skippable(&op->prep))
+		events_key_mark(op->call->agent->events, op->module, op->serial,
+		    op->key_id, op->key_id_len, op->cert_sha256);
 	cades_prep_clear(&op->prep);
 	op->prepared = false;
 	(void)EVP_Digest(der, der_len, d->sig_sha256, NULL, EVP_sha256(), NULL);
@@ -977,6 +986,7 @@ sign_resolve(struct sign_op *op, bool final)
 	}
 	memcpy(op->key_id, rc->id, rc->id_len);
 	op->key_id_len = rc->id_len;
+	memcpy(op->cert_sha256, rc->sha256, sizeof(op->cert_sha256));
 	X509_up_ref(rc->x509);
 	op->cert = rc->x509;
 	if (t->mechs_known && (op->mechs = malloc((t->nmechs ? t->nmechs : 1) *
