@@ -56,7 +56,8 @@ struct conn {
 	size_t ngroups;
 	struct buf in;       /* the line being assembled; secret (PINs) */
 	size_t scanned;      /* bytes of in already searched for '\n' */
-	int fds[SIGNET_MAX_FDS_QUEUED]; /* received descriptors, FIFO */
+	int *fds;            /* received descriptors, FIFO; allocated (for
+	                      * SIGNET_MAX_FDS_QUEUED) when the first comes */
 	unsigned nfds;
 	struct buf out;      /* replies waiting to be written */
 	struct call *head, *tail; /* calls in request order */
@@ -94,7 +95,9 @@ struct call {
 };
 
 /* conn.c */
-void conn_accept(struct agent *a, int listen_fd);
+/* Accepts every waiting client; SIGNET_ERR_LIMIT when the agent is out
+ * of descriptors or memory (pause accepting, or the loop spins). */
+int conn_accept(struct agent *a, int listen_fd);
 /* At shutdown: closes every connection (calls in flight are orphaned). */
 void conn_close_all(struct agent *a);
 /* Output was queued in conn->out outside a call: write when possible. */

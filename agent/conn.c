@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -54,6 +55,7 @@ static void
 conn_free(struct conn *conn)
 {
 	struct call *c, *next;
+	struct agent *a;
 
 	if (conn->busy > 0) {
 		conn->dead = true;
@@ -63,7 +65,10 @@ conn_free(struct conn *conn)
 	loop_unwatch(conn->watch);
 	loop_timer_cancel(conn->line_timer);
 	close(conn->fd);
-	conn_close_fds(conn->fds, conn->nfds);
+	if (conn->fds != NULL) {
+		conn_close_fds(conn->fds, conn->nfds);
+		free(conn->fds);
+	}
 	for (c = conn->head; c != NULL; c = next) {
 		next = c->next;
 		if (c->done)
@@ -77,6 +82,7 @@ conn_free(struct conn *conn)
 	buf_free(&conn->in);
 	buf_free(&conn->out);
 	free(conn->exe);
+	a = conn->agent;
 	if (conn->prev != NULL)
 		conn->prev->next = conn->next;
 	else
@@ -85,6 +91,10 @@ conn_free(struct conn *conn)
 		conn->next->prev = conn->prev;
 	conn->agent->nconns--;
 	free(conn);
+	/* A burst of clients is over: give the heap's free pages back, or a
+	 * long-running agent keeps its largest burst's memory for ever. */
+	if (a->nconns == 0)
+		malloc_trim(0);
 }
 
 void
@@ -201,6 +211,9 @@ conn_take_rights(struct conn *conn, struct msghdr *msg)
 			continue;
 		fds = (int *)CMSG_DATA(cm);
 		n = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		if (n > 0 && conn->fds == NULL &&
+		    (conn->fds = calloc(SIGNET_MAX_FDS_QUEUED, sizeof(int))) == NULL)
+			ok = false;
 		for (i = 0; i < n; i++) {
 			if (ok && conn->nfds < SIGNET_MAX_FDS_QUEUED)
 				conn->fds[conn->nfds++] = fds[i];
@@ -307,6 +320,15 @@ conn_lines(struct conn *conn)
 	return true;
 }
 
+/*
+ * One scratch buffer for every connection's reads: a connection's own
+ * buffer then grows by what it really received, not by a read's size (a
+ * thousand clients sending short requests must not cost a thousand read
+ * chunks). It may hold a PIN: wiped after each read. The loop is single
+ * threaded, so one buffer serves all.
+ */
+static uint8_t conn_scratch[CONN_READ_CHUNK];
+
 static void
 conn_read(struct conn *conn)
 {
@@ -318,7 +340,6 @@ conn_read(struct conn *conn)
 	struct msghdr msg;
 	size_t room;
 	ssize_t n;
-	uint8_t *p;
 
 	room = SIGNET_MAX_LINE - buf_remaining(&conn->in);
 	if (room == 0) {
@@ -329,13 +350,9 @@ conn_read(struct conn *conn)
 		(void)conn_flush(conn);
 		return;
 	}
-	if (room > CONN_READ_CHUNK)
-		room = CONN_READ_CHUNK;
-	if ((p = buf_reserve(&conn->in, room)) == NULL) {
-		conn_free(conn);
-		return;
-	}
-	iov.iov_base = p;
+	if (room > sizeof(conn_scratch))
+		room = sizeof(conn_scratch);
+	iov.iov_base = conn_scratch;
 	iov.iov_len = room;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &iov;
@@ -343,7 +360,14 @@ conn_read(struct conn *conn)
 	msg.msg_control = ctl.buf;
 	msg.msg_controllen = sizeof(ctl.buf);
 	n = recvmsg(conn->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	conn->in.len -= room - (n > 0 ? (size_t)n : 0);
+	if (n > 0) {
+		buf_put(&conn->in, conn_scratch, (size_t)n);
+		explicit_bzero(conn_scratch, (size_t)n);
+		if (conn->in.failed) {
+			conn_free(conn);
+			return;
+		}
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n >= 0 && !conn_take_rights(conn, &msg)) {
@@ -379,7 +403,7 @@ conn_on_event(void *arg, uint32_t events)
 	}
 }
 
-void
+int
 conn_accept(struct agent *a, int listen_fd)
 {
 	struct conn *conn;
@@ -392,9 +416,12 @@ conn_accept(struct agent *a, int listen_fd)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
-				log_warn("accept: %s", strerror(errno));
-			return;
+			if (errno == EAGAIN)
+				return 0;
+			log_warn("accept: %s", strerror(errno));
+			/* Out of descriptors or memory: the socket stays readable,
+			 * so the caller must stop watching it for a while. */
+			return SIGNET_ERR_LIMIT;
 		}
 		if (a->nconns >= AGENT_MAX_CONNS || a->stopping) {
 			close(fd);

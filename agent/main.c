@@ -49,6 +49,7 @@ static const char *default_modules[] = {
 };
 
 struct listener {
+	struct agent *agent;
 	int fd;
 	struct watch *watch;
 	char *path;            /* ours to unlink at exit; NULL when inherited */
@@ -228,13 +229,30 @@ listen_activated(struct listener *ls)
 	return 0;
 }
 
+#define ACCEPT_PAUSE_MS 100u
+
+static void
+listen_resume(void *arg)
+{
+	struct listener *ls = arg;
+
+	if (loop_watch_set(ls->watch, EPOLLIN) != 0)
+		log_err("cannot watch the listening socket again");
+}
+
+/* Out of descriptors, accept fails at once and the socket stays readable:
+ * stop watching it for a moment rather than spin; clients wait in the
+ * backlog meanwhile. */
 static void
 on_listen(void *arg, uint32_t events)
 {
-	struct agent *a = arg;
+	struct listener *ls = arg;
 
 	(void)events;
-	conn_accept(a, a->listen_fd);
+	if (conn_accept(ls->agent, ls->fd) == SIGNET_ERR_LIMIT &&
+	    loop_watch_set(ls->watch, 0) == 0 &&
+	    loop_timer(ls->agent->loop, ACCEPT_PAUSE_MS, listen_resume, ls) == NULL)
+		listen_resume(ls);
 }
 
 struct sigctx {
@@ -483,6 +501,7 @@ main(int argc, char **argv)
 	policy_init(&cfg.policy);
 	sc.config_file = config_file;
 	agent.listen_fd = ls.fd;
+	ls.agent = &agent;
 	agent.line_timeout_ms = cfg.line_timeout * 1000u;
 	if ((helper = helper_path()) == NULL || loop_new(&agent.loop) != 0 ||
 	    registry_new(&agent.reg, agent.loop, helper, cfg.modules, cfg.nmodules) != 0) {
@@ -503,7 +522,7 @@ main(int argc, char **argv)
 		goto out;
 	sc.agent = &agent;
 	if (loop_watch(agent.loop, sc.fd, EPOLLIN, on_signal, &sc) == NULL ||
-	    (ls.watch = loop_watch(agent.loop, ls.fd, EPOLLIN, on_listen, &agent)) == NULL)
+	    (ls.watch = loop_watch(agent.loop, ls.fd, EPOLLIN, on_listen, &ls)) == NULL)
 		goto out;
 	for (size_t i = 0; i < cfg.nmodules; i++)
 		log_info("module %s", cfg.modules[i]);

@@ -105,12 +105,11 @@ pe_escape_unit(const unsigned char *s, size_t u, char *out)
 		out[0] = '?';
 		return 1;
 	}
-	if (u == 1 && s[0] == '%') {
-		memcpy(out, "%25", 3);
-		return 3;
-	}
-	if (u == 1 && s[0] == '\n') {
-		memcpy(out, "%0A", 3);
+	if (u == 1 && (s[0] == '%' || s[0] == '\n')) {
+		/* %25, %0A: Assuan's escapes (not C strings, no NUL) */
+		out[0] = '%';
+		out[1] = s[0] == '%' ? '2' : '0';
+		out[2] = s[0] == '%' ? '5' : 'A';
 		return 3;
 	}
 	memcpy(out, s, u);

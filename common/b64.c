@@ -84,7 +84,10 @@ b64_encode(const uint8_t *p, size_t n, size_t *out_len)
 			v |= (uint32_t)p[i + 1] << 8;
 		s[o++] = b64_alphabet[v >> 18 & 63];
 		s[o++] = b64_alphabet[v >> 12 & 63];
-		s[o++] = n - i == 2 ? b64_alphabet[v >> 6 & 63] : '=';
+		if (n - i == 2)
+			s[o++] = b64_alphabet[v >> 6 & 63];
+		else
+			s[o++] = '=';
 		s[o++] = '=';
 	}
 	s[o] = '\0';

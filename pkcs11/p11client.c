@@ -320,11 +320,14 @@ p11c_start(struct p11c *c)
 	c->pid = pid;
 	if (fcntl(c->fd, F_SETFL, O_NONBLOCK) != 0)
 		goto fail;
-	if ((c->pidfd = pidfd_open_compat(pid)) < 0)
-		goto fail;
+	/* The pidfd tells of a helper that died while its socket lives on
+	 * (a grandchild holding it); without pidfd_open (kernels before 5.3,
+	 * valgrind 3.19) the socket's end of file alone says it died. */
+	c->pidfd = pidfd_open_compat(pid);
 	c->fd_watch = loop_watch(c->loop, c->fd, EPOLLIN, p11c_on_fd, c);
-	c->pid_watch = loop_watch(c->loop, c->pidfd, EPOLLIN, p11c_on_exit, c);
-	if (c->fd_watch == NULL || c->pid_watch == NULL)
+	if (c->pidfd >= 0)
+		c->pid_watch = loop_watch(c->loop, c->pidfd, EPOLLIN, p11c_on_exit, c);
+	if (c->fd_watch == NULL || (c->pidfd >= 0 && c->pid_watch == NULL))
 		goto fail;
 	c->generation++;
 	log_info("pkcs11 helper for %s started (pid %d)", c->module_path, (int)pid);
