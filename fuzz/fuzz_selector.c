@@ -94,9 +94,43 @@ check_parsed(const struct selector *s, const char *text, bool for_cert)
 			free(other);
 		}
 		break;
+	case SEL_RU: {
+		/* Certificate selectors only; digits of a legal length; they
+		 * name a certificate carrying them, never a token, never
+		 * another number. */
+		size_t n = strlen(s->ru_digits), i;
+		struct selector_cert_attrs have = { NULL, NULL, NULL, NULL, NULL };
+		struct selector_cert_attrs none = { NULL, NULL, NULL, NULL, NULL };
+
+		FUZZ_CHECK(for_cert);
+		for (i = 0; i < n; i++)
+			FUZZ_CHECK(s->ru_digits[i] >= '0' && s->ru_digits[i] <= '9');
+		if (s->ru == SEL_RU_SNILS) {
+			FUZZ_CHECK(n == 11);
+			have.snils = s->ru_digits;
+		} else if (s->ru == SEL_RU_INN) {
+			FUZZ_CHECK(n == 12 || n == 10);
+			if (n == 12)
+				have.inn = s->ru_digits;
+			else
+				have.innle = s->ru_digits;
+		} else {
+			FUZZ_CHECK(s->ru == SEL_RU_OGRN && (n == 13 || n == 15));
+			if (n == 13)
+				have.ogrn = s->ru_digits;
+			else
+				have.ogrnip = s->ru_digits;
+		}
+		FUZZ_CHECK(!selector_match_token(s, "S", "l", "m", "n"));
+		FUZZ_CHECK(selector_match_cert_attrs(s, "S", "l", "m", "n",
+		    (const uint8_t *)"i", 1, "o", fp_other, &have));
+		FUZZ_CHECK(!selector_match_cert_attrs(s, "S", "l", "m", "n",
+		    (const uint8_t *)"i", 1, "o", fp_other, &none));
+		break;
+	}
 	default:
 		FUZZ_CHECK(s->kind == SEL_SERIAL || s->kind == SEL_SHA256 ||
-		    s->kind == SEL_URI);
+		    s->kind == SEL_URI || s->kind == SEL_RU);
 	}
 }
 
