@@ -160,19 +160,46 @@ facts_cert_clear(struct cert_facts *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* The bundle is read once per policy, not once per signature: kept
+ * until facts_chain_forget() (a reload) or another path is asked for. */
+static X509_STORE *chain_store;
+static char *chain_path;
+
+void
+facts_chain_forget(void)
+{
+	X509_STORE_free(chain_store);
+	free(chain_path);
+	chain_store = NULL;
+	chain_path = NULL;
+}
+
+static X509_STORE *
+facts_chain_store(const char *ca_bundle)
+{
+	if (chain_store != NULL && strcmp(chain_path, ca_bundle) == 0)
+		return chain_store;
+	facts_chain_forget();
+	if ((chain_store = X509_STORE_new()) == NULL ||
+	    (chain_path = strdup(ca_bundle)) == NULL ||
+	    X509_STORE_load_file(chain_store, ca_bundle) != 1) {
+		facts_chain_forget();
+		return NULL;
+	}
+	return chain_store;
+}
+
 enum policy_chain
 facts_chain(X509 *cert, const char *ca_bundle)
 {
-	X509_STORE *store = X509_STORE_new();
+	X509_STORE *store = facts_chain_store(ca_bundle);
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	enum policy_chain r = POLICY_CHAIN_FAILED;
 
 	if (store != NULL && ctx != NULL &&
-	    X509_STORE_load_file(store, ca_bundle) == 1 &&
 	    X509_STORE_CTX_init(ctx, store, cert, NULL) == 1 &&
 	    X509_verify_cert(ctx) == 1)
 		r = POLICY_CHAIN_OK;
 	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
 	return r;
 }

@@ -45,7 +45,10 @@ void facts_cert_clear(struct cert_facts *f);
 #define FACTS_OID_OGRN   "1.2.643.100.1"
 #define FACTS_OID_OGRNIP "1.2.643.100.5"
 
-/* Checks cert against the CA bundle file (any purpose, at now). */
+/* Checks cert against the CA bundle file (any purpose, at now). The
+ * bundle is read once and kept; facts_chain_forget() drops it (a policy
+ * reload, so a changed file is read again; and at exit). */
 enum policy_chain facts_chain(X509 *cert, const char *ca_bundle);
+void facts_chain_forget(void);
 
 #endif

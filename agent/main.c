@@ -28,6 +28,7 @@
 #include "agent/config.h"
 #include "common/audit_chain.h"
 #include "agent/events.h"
+#include "agent/facts.h"
 #include "agent/gost.h"
 #include "agent/hotplug.h"
 #include "agent/jsonmem.h"
@@ -285,6 +286,7 @@ reload_policy(struct sigctx *sc)
 			log_warn("reload: mode changes only at restart");
 		old = a->policy;
 		a->policy = p;
+		facts_chain_forget(); /* the bundle may have changed too */
 		policy_clear(old);
 		free(old);
 		events_rearm(a->events);
@@ -550,6 +552,7 @@ out:
 		audit_close(agent.audit);
 	}
 	events_free(agent.events);
+	facts_chain_forget();
 	if (agent.policy != NULL) {
 		policy_clear(agent.policy);
 		free(agent.policy);
